@@ -1,0 +1,674 @@
+"""Writes to the register. Every state change of a register object goes through a function
+here: keyword-only arguments, one transaction, ``full_clean()`` before save, a ChangeRecord
+with the state before and after, ``version`` bumped (optimistic locking), jurisdiction checked
+against the actor. ``actor=None`` means system work (migrations, the demo loader).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from accounts.scoping import ensure_in_jurisdiction
+from gisapp.errors import DomainError, StaleObjectError
+from parcels import coding
+from parcels.models import (
+    Certificate,
+    ChangeRecord,
+    Collective,
+    Contract,
+    ContractParcel,
+    Contractor,
+    FamilyMember,
+    Parcel,
+    Region,
+    RegisterBook,
+    TransferContract,
+)
+from parcels.models.base import Status
+
+M = TypeVar("M", bound=models.Model)
+Actor = AbstractBaseUser | None
+
+STORAGE_SRID: int = settings.NONGDI["STORAGE_SRID"]
+MU_PER_SQM = Decimal(settings.NONGDI["MU_PER_SQM"])
+CENT = Decimal("0.01")
+LONG_TERM_END = dt.date(9999, 1, 1)  # CBQXZ for 长久不变 (NY/T 2539 B.8 note a)
+
+
+# --- areas -------------------------------------------------------------------------------
+
+
+def round_area(value: float | Decimal) -> Decimal:
+    """Square metres (or 亩) to two decimals, half-up, as the Ministry's tools round."""
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def sqm_to_mu(sqm: Decimal) -> Decimal:
+    """亩 = round(m² × 0.0015, 2), half-up (1 亩 = 666.67 m²)."""
+    return (Decimal(sqm) * MU_PER_SQM).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+_area_srid_cache: dict[str, int] = {}
+
+
+def area_srid_for(code: str) -> int:
+    """The projected CRS for legal areas of the county that a code belongs to."""
+    county = code[:6]
+    if county not in _area_srid_cache:
+        srid = Region.objects.filter(code=county).values_list("area_srid", flat=True).first()
+        _area_srid_cache[county] = srid or settings.NONGDI["AREA_SRID"]
+    return _area_srid_cache[county]
+
+
+def measure_area(geom: GEOSGeometry, area_srid: int) -> tuple[Decimal, Decimal]:
+    """Area of a geometry in m² (in ``area_srid``) and in 亩, both rounded to 2 decimals.
+
+    PostGIS does the projection so that the figure is the one quality inspection and exports
+    compute from the stored geometry.
+
+    Example: ``measure_area(parcel.geom, 4528) -> (Decimal("1334.00"), Decimal("2.00"))``
+    """
+    srid = geom.srid or STORAGE_SRID
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_Area(ST_Transform(ST_SetSRID(ST_GeomFromWKB(%s), %s), %s))",
+            [bytes(geom.wkb), srid, area_srid],
+        )
+        (value,) = cursor.fetchone()
+    sqm = round_area(value)
+    return sqm, sqm_to_mu(sqm)
+
+
+def normalise_parcel_geometry(geom: GEOSGeometry) -> MultiPolygon:
+    """A drawn or edited parcel shape: one valid polygon, stored as a 1-part MultiPolygon in
+    the storage SRID. Invalid, empty or multi-part shapes are refused with the reason."""
+    if geom.srid is None:
+        geom = GEOSGeometry(geom.wkb, srid=STORAGE_SRID)
+    if geom.srid != STORAGE_SRID:
+        geom = geom.transform(STORAGE_SRID, clone=True)
+    if geom.empty:
+        raise DomainError("地块图形为空", code="invalid_geometry")
+    if isinstance(geom, MultiPolygon):
+        if len(geom) != 1:
+            raise DomainError(f"地块必须是单个多边形，实际包含{len(geom)}个部分", code="multipart")
+        geom = geom[0]
+    if not isinstance(geom, Polygon):
+        raise DomainError(f"地块图形必须是多边形，实际为{geom.geom_type}", code="invalid_geometry")
+    if not geom.valid:
+        raise DomainError(f"地块图形无效：{geom.valid_reason}", code="invalid_geometry")
+    return MultiPolygon(geom, srid=STORAGE_SRID)
+
+
+# --- history and optimistic locking ------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, GEOSGeometry):
+        return value.ewkt
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+SKIP_IN_SNAPSHOT = {"created_at", "updated_at", "updated_by_id"}
+
+
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """The object's stored fields as JSON-ready values (geometry as EWKT)."""
+    return {
+        f.attname: _json_value(getattr(obj, f.attname))
+        for f in obj._meta.concrete_fields
+        if f.attname not in SKIP_IN_SNAPSHOT
+    }
+
+
+def _code_of(obj: models.Model) -> str:
+    for attr in ("code", "register_book_id", "contractor_id"):
+        value = getattr(obj, attr, None)
+        if value:
+            return str(value)
+    return ""
+
+
+def record_change(
+    obj: models.Model,
+    *,
+    action: str,
+    actor: Actor,
+    before: dict[str, Any] | None,
+    reason: str = "",
+) -> ChangeRecord:
+    return ChangeRecord.objects.create(
+        model=obj._meta.label,
+        object_id=obj.pk,
+        object_code=_code_of(obj),
+        action=action,
+        version=getattr(obj, "version", 1),
+        actor=actor,
+        before=before,
+        after=snapshot(obj) if action != ChangeRecord.Action.DELETE else None,
+        reason=reason,
+    )
+
+
+def _actor_label(obj: models.Model) -> str:
+    user = getattr(obj, "updated_by", None)
+    return user.get_username() if user is not None else "系统"
+
+
+def create_versioned(obj: M, *, actor: Actor, reason: str = "") -> M:
+    obj.full_clean()
+    if hasattr(obj, "updated_by"):
+        obj.updated_by = actor  # type: ignore[attr-defined]
+    obj.save()
+    record_change(obj, action=ChangeRecord.Action.CREATE, actor=actor, before=None, reason=reason)
+    return obj
+
+
+def update_versioned(
+    model: type[M],
+    *,
+    pk: Any,
+    expected_version: int,
+    changes: Mapping[str, Any],
+    actor: Actor,
+    reason: str = "",
+    action: str = ChangeRecord.Action.UPDATE,
+) -> M:
+    """Apply ``changes`` to the row if it is still at ``expected_version``; otherwise refuse
+    with who changed it and when. The row is locked for the rest of the transaction."""
+    current = model._default_manager.select_for_update().get(pk=pk)
+    version = current.version  # type: ignore[attr-defined]
+    if version != expected_version:
+        changed_at = timezone.localtime(current.updated_at).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
+        raise StaleObjectError(
+            f"{model._meta.verbose_name}已被 {_actor_label(current)} 于 {changed_at} 修改"
+            f"（当前版本 {version}，您编辑的是版本 {expected_version}），请刷新后重试",
+            details={"current_version": version, "changed_by": _actor_label(current), "changed_at": changed_at},
+        )
+    before = snapshot(current)
+    for name, value in changes.items():
+        setattr(current, name, value)
+    current.full_clean()
+    current.version = version + 1  # type: ignore[attr-defined]
+    current.updated_by = actor  # type: ignore[attr-defined]
+    current.save()
+    record_change(current, action=action, actor=actor, before=before, reason=reason)
+    return current
+
+
+# --- code allocation ---------------------------------------------------------------------
+
+
+def _lock(key: str) -> None:
+    """Serialise code allocation within one collective (transaction-scoped advisory lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+
+
+def _max_sequence(model: type[models.Model], prefix: str, start: int, end: int, low: int, high: int) -> int:
+    codes = model._default_manager.filter(code__startswith=prefix).values_list("code", flat=True)
+    used = [int(c[start:end]) for c in codes if c[start:end].isdigit()]
+    in_range = [s for s in used if low <= s <= high]
+    return max(in_range, default=low - 1)
+
+
+def next_parcel_code(collective_code: str) -> str:
+    """The next DKBM of a collective. Codes are never reused: a split parcel keeps its code
+    in history and the new parcels get new ones."""
+    _lock(f"dkbm:{collective_code}")
+    seq = _max_sequence(Parcel, collective_code, 14, 19, 1, 99999) + 1
+    return coding.make_dkbm(collective_code, seq)
+
+
+def next_contractor_code(collective_code: str, kind: str) -> str:
+    _lock(f"cbfbm:{collective_code}")
+    low, high = coding.CONTRACTOR_RANGES[kind]
+    seq = _max_sequence(Contractor, collective_code, 14, 18, low, high) + 1
+    if seq > high:
+        raise DomainError(f"发包方 {collective_code} 的{coding.CONTRACTOR_TYPE_NAMES[kind]}承包方顺序码已用完")
+    return coding.make_cbfbm(collective_code, seq, kind)
+
+
+def next_transfer_code(collective_code: str) -> str:
+    _lock(f"lzhtbm:{collective_code}")
+    seq = _max_sequence(TransferContract, collective_code, 14, 18, 1, 9999) + 1
+    return coding.make_lzhtbm(collective_code, seq)
+
+
+# --- regions and collectives ------------------------------------------------------------
+
+
+@transaction.atomic
+def region_create(
+    *,
+    code: str,
+    name: str,
+    level: str,
+    geom: GEOSGeometry | None = None,
+    area_srid: int | None = None,
+) -> Region:
+    coding.validate_region_code(code, level)
+    parent = None
+    if level != Region.Level.COUNTY:
+        parent_length = {"town": 6, "village": 9, "group": 12}[level]
+        parent = Region.objects.filter(code=code[:parent_length]).first()
+        if parent is None:
+            raise DomainError(f"区域 {code} 的上级区域 {code[:parent_length]} 不存在")
+    if geom is not None and isinstance(geom, Polygon):
+        geom = MultiPolygon(geom, srid=geom.srid)
+    region = Region(code=code, name=name, level=level, parent=parent, geom=geom, area_srid=area_srid)
+    region.full_clean()
+    region.save()
+    _area_srid_cache.pop(code[:6], None)
+    return region
+
+
+@transaction.atomic
+def collective_create(*, actor: Actor, code: str, **fields: Any) -> Collective:
+    coding.validate_fbfbm(code)
+    ensure_in_jurisdiction(actor, code)
+    village = Region.objects.filter(code=code[:12]).exists()
+    if not village:
+        raise DomainError(f"发包方 {code} 所在的村级区域 {code[:12]} 不存在")
+    return create_versioned(Collective(code=code, **fields), actor=actor)
+
+
+# --- contractors and members ------------------------------------------------------------
+
+
+@transaction.atomic
+def contractor_create(
+    *,
+    actor: Actor,
+    collective_code: str,
+    kind: str,
+    members: Sequence[Mapping[str, Any]] = (),
+    code: str | None = None,
+    **fields: Any,
+) -> Contractor:
+    """A new contractor with its next CBFBM in the range of its kind. A household (农户)
+    needs its members, one of them the head (与户主关系 02 户主 or 01 本人); its member count
+    is the number of members. Individuals and units count one."""
+    ensure_in_jurisdiction(actor, collective_code)
+    if not Collective.objects.filter(code=collective_code).exists():
+        raise DomainError(f"发包方 {collective_code} 不存在")
+    if kind == Contractor.Kind.HOUSEHOLD:
+        if not members:
+            raise DomainError("农户承包方必须登记家庭成员", code="members_required")
+        if not any(m.get("relation") in ("01", "02") for m in members):
+            raise DomainError("农户承包方的家庭成员中必须有户主（与户主关系 01 本人 或 02 户主）", code="head_required")
+    if code is None:
+        code = next_contractor_code(collective_code, kind)
+    else:
+        coding.validate_cbfbm(code, kind)
+        if code[:14] != collective_code:
+            raise DomainError(f"承包方代码 {code} 的前14位应为发包方代码 {collective_code}")
+    member_count = len(members) if kind == Contractor.Kind.HOUSEHOLD else 1
+    contractor = create_versioned(
+        Contractor(code=code, collective_id=collective_code, kind=kind, member_count=member_count, **fields),
+        actor=actor,
+    )
+    for member in members:
+        create_versioned(FamilyMember(contractor_id=code, **member), actor=actor)
+    return contractor
+
+
+@transaction.atomic
+def member_add(*, actor: Actor, contractor_code: str, expected_version: int, **fields: Any) -> FamilyMember:
+    """Add a family member; the household's member count follows (and its version moves)."""
+    ensure_in_jurisdiction(actor, contractor_code)
+    contractor = Contractor.objects.get(code=contractor_code)
+    if contractor.kind != Contractor.Kind.HOUSEHOLD:
+        raise DomainError("只有农户承包方有家庭成员")
+    member = create_versioned(FamilyMember(contractor_id=contractor_code, **fields), actor=actor)
+    count = FamilyMember.objects.filter(contractor_id=contractor_code, status=Status.CURRENT).count()
+    update_versioned(
+        Contractor,
+        pk=contractor.pk,
+        expected_version=expected_version,
+        changes={"member_count": count},
+        actor=actor,
+        reason="家庭成员增加",
+    )
+    return member
+
+
+# --- parcels -----------------------------------------------------------------------------
+
+PARCEL_EDITABLE = {
+    "name",
+    "ownership",
+    "category",
+    "land_use_type",
+    "fertility",
+    "land_use",
+    "basic_farmland",
+    "east",
+    "west",
+    "south",
+    "north",
+    "remarks",
+    "witnesses",
+    "key_points",
+}
+
+
+@transaction.atomic
+def parcel_create(
+    *,
+    actor: Actor,
+    collective_code: str,
+    geom: GEOSGeometry,
+    code: str | None = None,
+    **attrs: Any,
+) -> Parcel:
+    """A parcel drawn here: its DKBM is the collective's next, its area (SCMJ, m²) and 亩
+    (SCMJM) are measured from the geometry in the county's projected CRS, never typed in.
+
+    Example: ``parcel_create(actor=u, collective_code="31015110100101", geom=poly,
+    name="东大田", category="10", fertility="03", land_use="1", basic_farmland="1")``
+    """
+    ensure_in_jurisdiction(actor, collective_code)
+    unknown = set(attrs) - PARCEL_EDITABLE
+    if unknown:
+        raise DomainError(f"地块属性不可直接设置：{', '.join(sorted(unknown))}")
+    if not Collective.objects.filter(code=collective_code).exists():
+        raise DomainError(f"发包方 {collective_code} 不存在")
+    shape = normalise_parcel_geometry(geom)
+    if code is None:
+        code = next_parcel_code(collective_code)
+    else:
+        coding.validate_dkbm(code)
+        if code[:14] != collective_code:
+            raise DomainError(f"地块代码 {code} 的前14位应为发包方代码 {collective_code}")
+    sqm, mu = measure_area(shape, area_srid_for(code))
+    parcel = Parcel(code=code, geom=shape, surveyed_area=sqm, surveyed_area_mu=mu, **attrs)
+    return create_versioned(parcel, actor=actor)
+
+
+@transaction.atomic
+def parcel_update(
+    *,
+    actor: Actor,
+    code: str,
+    expected_version: int,
+    geom: GEOSGeometry | None = None,
+    reason: str = "",
+    **attrs: Any,
+) -> Parcel:
+    """Change a parcel's attributes and/or shape. A new shape is re-measured."""
+    ensure_in_jurisdiction(actor, code)
+    unknown = set(attrs) - PARCEL_EDITABLE
+    if unknown:
+        raise DomainError(f"地块属性不可直接修改：{', '.join(sorted(unknown))}")
+    parcel = Parcel.objects.only("pk", "status").get(code=code)
+    if parcel.status != Status.CURRENT:
+        raise DomainError(f"地块 {code} 已是历史地块，不能修改")
+    changes: dict[str, Any] = dict(attrs)
+    if geom is not None:
+        shape = normalise_parcel_geometry(geom)
+        sqm, mu = measure_area(shape, area_srid_for(code))
+        changes.update(geom=shape, surveyed_area=sqm, surveyed_area_mu=mu)
+    return update_versioned(
+        Parcel, pk=parcel.pk, expected_version=expected_version, changes=changes, actor=actor, reason=reason
+    )
+
+
+# --- contracts, register entries, certificates, transfers --------------------------------
+
+
+@dataclass(frozen=True)
+class ParcelShare:
+    """One parcel of a contract; ``contract_area`` defaults to the parcel's surveyed area."""
+
+    parcel_code: str
+    contract_area: Decimal | None = None
+    original_area: Decimal | None = None
+
+
+def _contract_parcels(collective_code: str, shares: Iterable[ParcelShare]) -> list[tuple[Parcel, ParcelShare]]:
+    shares = list(shares)
+    if not shares:
+        raise DomainError("承包合同至少要有一个地块", code="parcels_required")
+    codes = [s.parcel_code for s in shares]
+    if len(set(codes)) != len(codes):
+        raise DomainError("同一地块不能在合同中出现两次")
+    parcels = {p.code: p for p in Parcel.objects.filter(code__in=codes)}
+    missing = [c for c in codes if c not in parcels]
+    if missing:
+        raise DomainError(f"地块不存在：{', '.join(missing)}", code="parcel_missing")
+    for parcel in parcels.values():
+        if parcel.status != Status.CURRENT:
+            raise DomainError(f"地块 {parcel.code} 已是历史地块，不能承包")
+    busy = list(
+        ContractParcel.objects.filter(parcel_id__in=codes, status=Status.CURRENT, contract__status=Status.CURRENT)
+        .exclude(is_share="1")
+        .values_list("parcel_id", "contract_id")
+    )
+    if busy:
+        detail = "，".join(f"{p}（合同 {c}）" for p, c in busy)
+        raise DomainError(f"地块已在现势承包合同中：{detail}", code="parcel_contracted")
+    return [(parcels[s.parcel_code], s) for s in shares]
+
+
+@transaction.atomic
+def contract_create(
+    *,
+    actor: Actor,
+    contractor_code: str,
+    method: str,
+    term_start: dt.date,
+    term_end: dt.date,
+    signed_on: dt.date,
+    parcels: Iterable[ParcelShare],
+    original_code: str | None = None,
+) -> Contract:
+    """A contract for a contractor's parcels: code CBFBM + J (家庭承包) / Q (other), one
+    CBDKXX row per parcel, total area and parcel count from those rows."""
+    ensure_in_jurisdiction(actor, contractor_code)
+    contractor = Contractor.objects.get(code=contractor_code)
+    collective_code = contractor.collective_id
+    code = coding.make_contract_code(contractor_code, method)
+    if Contract.objects.filter(code=code).exists():
+        raise DomainError(f"承包合同 {code} 已存在", code="duplicate")
+    if not term_start < term_end:
+        raise DomainError("承包期限起必须早于承包期限止", code="dates_order")
+    rows = _contract_parcels(collective_code, parcels)
+    areas = [share.contract_area or parcel.surveyed_area for parcel, share in rows]
+    total = sum(areas, Decimal("0"))
+    originals = [share.original_area for _, share in rows if share.original_area is not None]
+    original_total = sum(originals, Decimal("0")) if originals else None
+    contract = create_versioned(
+        Contract(
+            code=code,
+            original_code=original_code,
+            collective_id=collective_code,
+            contractor_id=contractor_code,
+            method=method,
+            term_start=term_start,
+            term_end=term_end,
+            total_area=total,
+            total_area_mu=sqm_to_mu(total),
+            original_total_area=original_total,
+            original_total_area_mu=sqm_to_mu(original_total) if original_total is not None else None,
+            parcel_count=len(rows),
+            signed_on=signed_on,
+        ),
+        actor=actor,
+    )
+    for (parcel, share), contract_area in zip(rows, areas, strict=True):
+        create_versioned(
+            ContractParcel(
+                parcel_id=parcel.code,
+                collective_id=collective_code,
+                contractor_id=contractor_code,
+                acquisition=method,
+                contract_area=contract_area,
+                contract_area_mu=sqm_to_mu(contract_area),
+                original_area=share.original_area,
+                original_area_mu=sqm_to_mu(share.original_area) if share.original_area is not None else None,
+                contract_id=code,
+                register_code=code,
+            ),
+            actor=actor,
+        )
+    return contract
+
+
+def term_text(start: dt.date, end: dt.date) -> str:
+    if end == LONG_TERM_END:
+        return "长久不变"
+    return f"{start:%Y年%m月%d日}至{end:%Y年%m月%d日}"
+
+
+@transaction.atomic
+def register_book_create(
+    *,
+    actor: Actor,
+    contract_code: str,
+    registrar: str,
+    registered_on: dt.date,
+    serial: str,
+    sketch_map: str = "",
+    note: str | None = None,
+) -> RegisterBook:
+    """The register entry (登记簿) of a signed contract; same code as the contract."""
+    ensure_in_jurisdiction(actor, contract_code)
+    contract = Contract.objects.get(code=contract_code)
+    if registered_on < contract.signed_on:
+        raise DomainError("登记时间不能早于合同签订时间", code="dates_order")
+    if not sketch_map:
+        sketch_map = f"图件\\{contract.collective_id}\\DKSYT{contract.code}.pdf"
+    return create_versioned(
+        RegisterBook(
+            code=contract.code,
+            collective_id=contract.collective_id,
+            contractor_id=contract.contractor_id,
+            method=contract.method,
+            term=term_text(contract.term_start, contract.term_end),
+            term_start=contract.term_start,
+            term_end=contract.term_end,
+            sketch_map=sketch_map,
+            serial=serial,
+            note=note,
+            registrar=registrar,
+            registered_on=registered_on,
+        ),
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def certificate_issue(
+    *,
+    actor: Actor,
+    register_code: str,
+    authority: str,
+    issued_on: dt.date,
+    collected: bool = False,
+    collected_on: dt.date | None = None,
+    collector_name: str | None = None,
+    collector_id_type: str | None = None,
+    collector_id_number: str | None = None,
+) -> Certificate:
+    ensure_in_jurisdiction(actor, register_code)
+    book = RegisterBook.objects.get(code=register_code)
+    if book.status != Status.CURRENT:
+        raise DomainError(f"登记簿 {register_code} 已注销，不能发证")
+    if issued_on < book.registered_on:
+        raise DomainError("发证日期不能早于登记时间", code="dates_order")
+    if collected and not (collected_on and collector_name and collector_id_type and collector_id_number):
+        raise DomainError("已领取的权证必须填写领取日期、领取人姓名和证件")
+    return create_versioned(
+        Certificate(
+            register_book_id=register_code,
+            issuing_authority=authority,
+            issued_on=issued_on,
+            collected="1" if collected else "2",
+            collected_on=collected_on,
+            collector_name=collector_name,
+            collector_id_type=collector_id_type,
+            collector_id_number=collector_id_number,
+        ),
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def transfer_contract_create(
+    *,
+    actor: Actor,
+    contract_code: str,
+    parcel_codes: Sequence[str],
+    transferee_code: str,
+    transferee_name: str,
+    method: str,
+    start_date: dt.date,
+    end_date: dt.date,
+    price_note: str,
+    signed_on: dt.date,
+    land_use_before: str | None = None,
+    land_use_after: str | None = None,
+) -> TransferContract:
+    """A land transfer (流转) of some parcels of a contract; the CBDKXX rows get its code."""
+    ensure_in_jurisdiction(actor, contract_code)
+    contract = Contract.objects.get(code=contract_code)
+    links = list(
+        ContractParcel.objects.filter(contract_id=contract_code, parcel_id__in=parcel_codes, status=Status.CURRENT)
+    )
+    found = {link.parcel_id for link in links}
+    missing = [c for c in parcel_codes if c not in found]
+    if missing:
+        raise DomainError(f"以下地块不属于合同 {contract_code}：{', '.join(missing)}", code="parcel_missing")
+    if not start_date < end_date:
+        raise DomainError("流转期限开始日期必须早于结束日期", code="dates_order")
+    if end_date > contract.term_end:
+        raise DomainError("流转期限不能超过承包期限", code="term_exceeded")
+    area = sum((link.contract_area for link in links), Decimal("0"))
+    code = next_transfer_code(contract.collective_id)
+    years = max(1, round((end_date - start_date).days / 365.25))
+    transfer = create_versioned(
+        TransferContract(
+            code=code,
+            contract_id=contract_code,
+            contractor_id=contract.contractor_id,
+            transferee_code=transferee_code,
+            transferee_name=transferee_name,
+            method=method,
+            term=f"{years}年",
+            start_date=start_date,
+            end_date=end_date,
+            area=area,
+            area_mu=sqm_to_mu(area),
+            parcel_count=len(links),
+            land_use_before=land_use_before,
+            land_use_after=land_use_after,
+            price_note=price_note,
+            signed_on=signed_on,
+        ),
+        actor=actor,
+    )
+    for link in links:
+        update_versioned(
+            ContractParcel,
+            pk=link.pk,
+            expected_version=link.version,
+            changes={"transfer_contract_code": code},
+            actor=actor,
+            reason=f"流转合同 {code}",
+        )
+    return transfer
+
