@@ -15,7 +15,7 @@ class Region(models.Model):
         VILLAGE = "village", "村级区域"
         GROUP = "group", "组级区域"
 
-    bsm = models.IntegerField("标识码", db_column="bsm", null=True, blank=True)
+    bsm = models.BigIntegerField("标识码", db_column="bsm", null=True, blank=True)
     code = models.CharField("区域代码", max_length=14, unique=True, db_column="qydm")
     name = models.CharField("区域名称", max_length=100, db_column="qymc")
     level = models.CharField("级别", max_length=8, choices=Level.choices)

@@ -78,7 +78,7 @@ class Contractor(Versioned):
         ordering = ["code"]
         indexes = [models.Index(fields=["code"], name="cbf_code_like", opclasses=["varchar_pattern_ops"])]
         constraints = [
-            models.CheckConstraint(condition=Q(code=Left("collective", 14)), name="cbf_code_prefix_is_fbfbm"),
+            models.CheckConstraint(condition=Q(collective=Left("code", 14)), name="cbf_code_prefix_is_fbfbm"),
             models.CheckConstraint(condition=Q(member_count__gt=0), name="cbf_member_count_positive"),
         ]
 

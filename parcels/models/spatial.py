@@ -16,7 +16,7 @@ class Parcel(Versioned):
     """地块 (DK). Multi-part and invalid shapes can be stored (imports keep what they read);
     quality inspection reports them, and the editing services refuse to create them."""
 
-    bsm = models.IntegerField("标识码", db_column="bsm", null=True, blank=True)
+    bsm = models.BigIntegerField("标识码", db_column="bsm", null=True, blank=True)
     feature_code = models.CharField("要素代码", max_length=6, db_column="ysdm", default=FEATURE_CODES["DK"])
     code = models.CharField("地块代码", max_length=19, unique=True, db_column="dkbm")
     name = text("dkmc", "地块名称", 50)
@@ -84,7 +84,7 @@ class ParcelLineage(models.Model):
 class BoundaryPoint(models.Model):
     """界址点 (JZD). X = northing, Y = easting in the county's projected CRS."""
 
-    bsm = models.IntegerField("标识码", db_column="bsm", null=True, blank=True)
+    bsm = models.BigIntegerField("标识码", db_column="bsm", null=True, blank=True)
     feature_code = models.CharField("要素代码", max_length=6, db_column="ysdm", default=FEATURE_CODES["JZD"])
     number = text("jzdh", "界址点号", 10)
     point_type = coded("jzdlx", "界址点类型", "C.11", 1)
@@ -104,7 +104,7 @@ class BoundaryPoint(models.Model):
 class BoundaryLine(models.Model):
     """界址线 (JZX)."""
 
-    bsm = models.IntegerField("标识码", db_column="bsm", null=True, blank=True)
+    bsm = models.BigIntegerField("标识码", db_column="bsm", null=True, blank=True)
     feature_code = models.CharField("要素代码", max_length=6, db_column="ysdm", default=FEATURE_CODES["JZX"])
     nature = coded("jxxz", "界线性质", "C.5", 6, required=False)
     category = coded("jzxlb", "界址线类别", "C.13", 2, required=False)
