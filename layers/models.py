@@ -11,7 +11,7 @@ from parcels.models.base import area_field, coded, text
 
 
 class CountyFeature(models.Model):
-    bsm = models.IntegerField("标识码", db_column="bsm", null=True, blank=True)
+    bsm = models.BigIntegerField("标识码", db_column="bsm", null=True, blank=True)
     county = models.ForeignKey(
         "parcels.Region", verbose_name="县级行政区", to_field="code", db_column="xzqdm", on_delete=models.PROTECT
     )
