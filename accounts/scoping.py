@@ -26,7 +26,8 @@ def profile_of(user: User | None) -> Profile | None:
     if user is None or not user.is_authenticated:
         return None
     try:
-        return user.profile  # type: ignore[union-attr]
+        profile: Profile = getattr(user, "profile")  # noqa: B009 (reverse one-to-one, absent on AnonymousUser)
+        return profile
     except Profile.DoesNotExist:
         return None
 

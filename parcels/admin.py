@@ -17,7 +17,7 @@ from parcels import models as m
 
 class RegisterAdmin(admin.ModelAdmin):
     code_field = "code"
-    exclude: tuple[str, ...] = ("geom",)
+    exclude = ("geom",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return scope(super().get_queryset(request), request.user, self.code_field)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
-from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.scoping import ensure_in_jurisdiction
+from gisapp.config import config
 from gisapp.errors import DomainError, StaleObjectError
 from parcels import coding
 from parcels.models import (
@@ -26,8 +26,8 @@ from parcels.models import (
     ChangeRecord,
     Collective,
     Contract,
-    ContractParcel,
     Contractor,
+    ContractParcel,
     FamilyMember,
     Parcel,
     Region,
@@ -37,10 +37,10 @@ from parcels.models import (
 from parcels.models.base import Status
 
 M = TypeVar("M", bound=models.Model)
-Actor = AbstractBaseUser | None
+Actor = User | None
 
-STORAGE_SRID: int = settings.NONGDI["STORAGE_SRID"]
-MU_PER_SQM = Decimal(settings.NONGDI["MU_PER_SQM"])
+STORAGE_SRID = config().storage_srid
+MU_PER_SQM = config().mu_per_sqm
 CENT = Decimal("0.01")
 LONG_TERM_END = dt.date(9999, 1, 1)  # CBQXZ for 长久不变 (NY/T 2539 B.8 note a)
 
@@ -66,7 +66,7 @@ def area_srid_for(code: str) -> int:
     county = code[:6]
     if county not in _area_srid_cache:
         srid = Region.objects.filter(code=county).values_list("area_srid", flat=True).first()
-        _area_srid_cache[county] = srid or settings.NONGDI["AREA_SRID"]
+        _area_srid_cache[county] = srid or config().area_srid
     return _area_srid_cache[county]
 
 
@@ -267,9 +267,14 @@ def region_create(
         parent = Region.objects.filter(code=code[:parent_length]).first()
         if parent is None:
             raise DomainError(f"区域 {code} 的上级区域 {code[:parent_length]} 不存在")
-    if geom is not None and isinstance(geom, Polygon):
-        geom = MultiPolygon(geom, srid=geom.srid)
-    region = Region(code=code, name=name, level=level, parent=parent, geom=geom, area_srid=area_srid)
+    shape: MultiPolygon | None = None
+    if isinstance(geom, Polygon):
+        shape = MultiPolygon(geom, srid=geom.srid)
+    elif isinstance(geom, MultiPolygon):
+        shape = geom
+    elif geom is not None:
+        raise DomainError(f"区域 {code} 的范围必须是多边形，实际为{geom.geom_type}")
+    region = Region(code=code, name=name, level=level, parent=parent, geom=shape, area_srid=area_srid)
     region.full_clean()
     region.save()
     _area_srid_cache.pop(code[:6], None)
@@ -671,4 +676,3 @@ def transfer_contract_create(
             reason=f"流转合同 {code}",
         )
     return transfer
-

@@ -58,9 +58,7 @@ def test_cbfbm_range_bounds_accepted(seq: int, kind: str) -> None:
     assert coding.contractor_type_of(code) == kind
 
 
-@pytest.mark.parametrize(
-    "seq,kind", [(8001, "1"), (8000, "2"), (9001, "2"), (9000, "3"), (1, "3"), (1, "2")]
-)
+@pytest.mark.parametrize("seq,kind", [(8001, "1"), (8000, "2"), (9001, "2"), (9000, "3"), (1, "3"), (1, "2")])
 def test_cbfbm_out_of_range_for_its_kind(seq: int, kind: str) -> None:
     with pytest.raises(CodeError) as err:
         coding.validate_cbfbm(f"{FBF}{seq:04d}", kind)

@@ -14,7 +14,9 @@ from django.db import connection
 TEMPLATES = Path(__file__).resolve().parents[2] / "shared" / "ministry" / "templates"
 MDB = TEMPLATES / "权属数据.mdb"
 
-COLUMN = re.compile(r'^\s*"(\w+)"\s+(VARCHAR \((\d+)\)|NUMERIC \((\d+), (\d+)\)|INTEGER|DATE|TEXT|TIMESTAMP WITHOUT TIME ZONE)(.*)$')
+COLUMN = re.compile(
+    r'^\s*"(\w+)"\s+(VARCHAR \((\d+)\)|NUMERIC \((\d+), (\d+)\)|INTEGER|DATE|TEXT|TIMESTAMP WITHOUT TIME ZONE)(.*)$'
+)
 
 
 def template_tables() -> dict[str, dict[str, dict[str, object]]]:
@@ -125,4 +127,6 @@ def test_spatial_tables_hold_every_template_dbf_field(layer: str, table: str) ->
             precision, scale = col["numeric"]
             # The DBF width counts the sign and the decimal point: N(16,2) holds Float(15,2).
             assert scale == decimals, f"{table}.{column}: scale {scale} != {decimals}"
-            assert precision >= width - 2, f"{table}.{column}: precision {precision} too small for N({width},{decimals})"
+            assert precision >= width - 2, (
+                f"{table}.{column}: precision {precision} too small for N({width},{decimals})"
+            )

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
+from django.contrib.gis.geos import GEOSGeometry, Polygon
 from pyproj import Transformer
 from shapely.geometry import Polygon as ShapelyPolygon
 from shapely.ops import transform
@@ -204,7 +204,11 @@ def test_household_needs_a_head(county: dict[str, str]) -> None:
     member = head_member("王五", "310151198001019999") | {"relation": "20"}
     with pytest.raises(DomainError) as err:
         services.contractor_create(
-            actor=None, collective_code=GROUP, kind="1", members=[member], **contractor_fields("王五", "310151198001019999")
+            actor=None,
+            collective_code=GROUP,
+            kind="1",
+            members=[member],
+            **contractor_fields("王五", "310151198001019999"),
         )
     assert err.value.code == "head_required"
 

@@ -6,28 +6,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('parcels', '0001_initial'),
+        ("parcels", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('surveyor', '测绘员'), ('clerk', '经办人'), ('reviewer', '审核人'), ('data_staff', '数据管理员'), ('admin', '系统管理员'), ('department', '部门接口')], max_length=16, verbose_name='角色')),
-                ('region', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='parcels.region', to_field='code', verbose_name='管辖区域')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("surveyor", "测绘员"),
+                            ("clerk", "经办人"),
+                            ("reviewer", "审核人"),
+                            ("data_staff", "数据管理员"),
+                            ("admin", "系统管理员"),
+                            ("department", "部门接口"),
+                        ],
+                        max_length=16,
+                        verbose_name="角色",
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="parcels.region",
+                        to_field="code",
+                        verbose_name="管辖区域",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="profile", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '用户角色与辖区',
-                'verbose_name_plural': '用户角色与辖区',
-                'db_table': 'account_profile',
-                'constraints': [models.CheckConstraint(condition=models.Q(('role', 'admin'), ('region__isnull', False), _connector='OR'), name='profile_region_required_unless_admin')],
+                "verbose_name": "用户角色与辖区",
+                "verbose_name_plural": "用户角色与辖区",
+                "db_table": "account_profile",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("role", "admin"), ("region__isnull", False), _connector="OR"),
+                        name="profile_region_required_unless_admin",
+                    )
+                ],
             },
         ),
     ]

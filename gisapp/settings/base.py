@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
-def env(name: str, default: str | None = None) -> str | None:
+def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
@@ -24,7 +24,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = [h for h in (env("DJANGO_ALLOWED_HOSTS", "") or "").split(",") if h]
+ALLOWED_HOSTS = [h for h in env("DJANGO_ALLOWED_HOSTS").split(",") if h]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -112,7 +112,7 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(env("NONGDI_MEDIA_ROOT", str(BASE_DIR / "var" / "media")) or "")
+MEDIA_ROOT = Path(env("NONGDI_MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -132,10 +132,10 @@ NONGDI = {
     # Default projected CRS for legal areas: CGCS2000 3-degree Gauss-Krueger zone 40
     # (central meridian 120E, zone-prefixed false easting 40 500 000 m). Each county may
     # override it (Region.area_srid) with its own zone.
-    "AREA_SRID": int(env("NONGDI_AREA_SRID", "4528") or 4528),
+    "AREA_SRID": int(env("NONGDI_AREA_SRID", "4528")),
     "COUNTY_CODE": env("NONGDI_COUNTY_CODE", "310151"),
     # 亩 shown with this many decimals (the standard stores 2; some districts ask for 3-4).
-    "MU_DECIMALS": int(env("NONGDI_MU_DECIMALS", "2") or 2),
+    "MU_DECIMALS": int(env("NONGDI_MU_DECIMALS", "2")),
     "SQM_PER_MU": "666.6666666667",
     "MU_PER_SQM": "0.0015",
 }
@@ -167,6 +167,7 @@ LOGGING = {
 def require(name: str, value: object) -> None:
     if not value:
         raise ImproperlyConfigured(f"{name} must be set in the environment")
+
 
 # Debian 12's GDAL 3.6 cannot block file/network access from spatial references (Django's
 # gis.W001). GeoDjango never parses user-supplied SRS text here: uploaded .prj files are read

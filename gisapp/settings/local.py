@@ -4,5 +4,5 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = True
-SECRET_KEY = env("DJANGO_SECRET_KEY", "local-insecure-key-for-development-only") or ""
+SECRET_KEY = env("DJANGO_SECRET_KEY", "local-insecure-key-for-development-only")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]

@@ -13,4 +13,4 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 # each run gets its own test database, dropped at the end as usual.
 import os  # noqa: E402
 
-DATABASES["default"]["TEST"] = {"NAME": f"test_nongdi_{os.getpid()}"}  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": f"test_nongdi_{os.getpid()}"}
