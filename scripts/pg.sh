@@ -21,7 +21,19 @@ as_pg() {
 case "${1:-start}" in
   start)
     mkdir -p "$ROOT" "$RUN"
-    if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$ROOT"; fi
+    if [ "$(id -u)" -eq 0 ]; then
+      chown -R postgres:postgres "$ROOT"
+      # The postgres user must be able to reach var/pg: a clone under a private home
+      # (e.g. /root, mode 700) gets search permission (o+x, not read) on its parents.
+      dir=$(dirname "$ROOT")
+      while [ "$dir" != "/" ]; do
+        if ! runuser -u postgres -- test -x "$dir"; then
+          echo "pg: granting search permission on $dir to reach the cluster"
+          chmod o+x "$dir"
+        fi
+        dir=$(dirname "$dir")
+      done
+    fi
     if [ ! -f "$DATA/PG_VERSION" ]; then
       echo "pg: initialising cluster in $DATA"
       # Loopback and socket only, trust auth: a developer's local cluster, never a server.
