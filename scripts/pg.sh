@@ -45,7 +45,7 @@ case "${1:-start}" in
         start >/dev/null
     fi
     PSQL=/usr/bin/psql
-    q() { as_pg "$PSQL" -h "$RUN" -p "$PORT" -U postgres -d "${2:-postgres}" -v ON_ERROR_STOP=1 -tAc "$1"; }
+    q() { as_pg env PGOPTIONS="-c client_min_messages=warning" "$PSQL" -h "$RUN" -p "$PORT" -U postgres -d "${2:-postgres}" -v ON_ERROR_STOP=1 -qtAc "$1"; }
     if [ "$(q "SELECT 1 FROM pg_roles WHERE rolname='$ROLE'")" != 1 ]; then
       # Superuser so that the test runner can create test databases with the postgis extension.
       q "CREATE ROLE $ROLE LOGIN SUPERUSER" >/dev/null
