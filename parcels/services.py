@@ -676,3 +676,221 @@ def transfer_contract_create(
             reason=f"流转合同 {code}",
         )
     return transfer
+
+
+# --- split and merge ---------------------------------------------------------------------
+
+INHERITED = ("name", "ownership", "category", "land_use_type", "fertility", "land_use", "basic_farmland", "remarks")
+# Pieces smaller than this (m²) after a split are refused: a line that only grazes a corner
+# would otherwise create a sliver the quality rules reject anyway (DK_SLIVER, 1 m²).
+MIN_PIECE_SQM = Decimal("1.00")
+
+
+def _lock_current(codes: Sequence[str], expected_versions: Mapping[str, int]) -> list[Parcel]:
+    parcels = list(Parcel.objects.select_for_update().filter(code__in=codes).order_by("code"))
+    found = {p.code for p in parcels}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise DomainError(f"地块不存在：{', '.join(missing)}", code="parcel_missing")
+    for parcel in parcels:
+        if parcel.status != Status.CURRENT:
+            raise DomainError(f"地块 {parcel.code} 已是历史地块", code="historic")
+        expected = expected_versions.get(parcel.code)
+        if expected is None or parcel.version != expected:
+            changed_at = timezone.localtime(parcel.updated_at).strftime("%Y-%m-%d %H:%M:%S")
+            raise StaleObjectError(
+                f"地块 {parcel.code} 已被 {_actor_label(parcel)} 于 {changed_at} 修改"
+                f"（当前版本 {parcel.version}，您编辑的是版本 {expected}），请刷新后重试",
+                details={"code": parcel.code, "current_version": parcel.version},
+            )
+    return parcels
+
+
+def _retire_parcel(parcel: Parcel, *, actor: Actor, reason: str) -> None:
+    update_versioned(
+        Parcel,
+        pk=parcel.pk,
+        expected_version=parcel.version,
+        changes={"status": Status.HISTORIC},
+        actor=actor,
+        reason=reason,
+        action=ChangeRecord.Action.RETIRE,
+    )
+
+
+def _replace_contract_links(old: Sequence[Parcel], new: Sequence[Parcel], *, actor: Actor, reason: str) -> None:
+    """Parcels that were under a current contract stay under it: the old CBDKXX rows become
+    history, the new parcels get rows with their measured areas, and the contract's totals
+    follow. Parcels of two different contracts cannot be merged (checked by the caller)."""
+    links = list(
+        ContractParcel.objects.select_for_update().filter(
+            parcel_id__in=[p.code for p in old], status=Status.CURRENT, contract__status=Status.CURRENT
+        )
+    )
+    if not links:
+        return
+    contract_codes = {link.contract_id for link in links}
+    if len(contract_codes) != 1:
+        raise DomainError(f"地块分属不同的承包合同：{', '.join(sorted(contract_codes))}", code="contracts_differ")
+    template = links[0]
+    for link in links:
+        update_versioned(
+            ContractParcel,
+            pk=link.pk,
+            expected_version=link.version,
+            changes={"status": Status.HISTORIC},
+            actor=actor,
+            reason=reason,
+            action=ChangeRecord.Action.RETIRE,
+        )
+    for parcel in new:
+        create_versioned(
+            ContractParcel(
+                parcel_id=parcel.code,
+                collective_id=template.collective_id,
+                contractor_id=template.contractor_id,
+                acquisition=template.acquisition,
+                contract_area=parcel.surveyed_area,
+                contract_area_mu=parcel.surveyed_area_mu,
+                contract_id=template.contract_id,
+                transfer_contract_code=template.transfer_contract_code,
+                register_code=template.register_code,
+                is_share=template.is_share,
+            ),
+            actor=actor,
+            reason=reason,
+        )
+    contract_recount(actor=actor, contract_code=template.contract_id, reason=reason)
+
+
+def contract_recount(*, actor: Actor, contract_code: str, reason: str) -> Contract:
+    """Bring CBDKZS and HTZMJ(M) back in line with the contract's current CBDKXX rows."""
+    contract = Contract.objects.get(code=contract_code)
+    links = ContractParcel.objects.filter(contract_id=contract_code, status=Status.CURRENT)
+    total = sum((link.contract_area for link in links), Decimal("0"))
+    return update_versioned(
+        Contract,
+        pk=contract.pk,
+        expected_version=contract.version,
+        changes={"total_area": total, "total_area_mu": sqm_to_mu(total), "parcel_count": links.count()},
+        actor=actor,
+        reason=reason,
+    )
+
+
+def _new_parcels_from(
+    source: Parcel,
+    shapes: Sequence[GEOSGeometry],
+    *,
+    actor: Actor,
+    reason: str,
+    operation: str,
+    parents: Sequence[Parcel],
+) -> list[Parcel]:
+    from parcels.models import ParcelLineage
+
+    created = []
+    for shape in shapes:
+        attrs = {name: getattr(source, name) for name in INHERITED}
+        parcel = parcel_create(actor=actor, collective_code=source.collective_code, geom=shape, **attrs)
+        created.append(parcel)
+        for parent in parents:
+            ParcelLineage.objects.create(parent=parent, child=parcel, operation=operation, by=actor)
+    return created
+
+
+@transaction.atomic
+def parcel_split(
+    *,
+    actor: Actor,
+    code: str,
+    expected_version: int,
+    line: GEOSGeometry,
+    reason: str = "地块分割",
+) -> list[Parcel]:
+    """Split a parcel by a line drawn across it. The pieces become new parcels with the
+    collective's next DKBMs, measured areas and the old parcel's attributes; the old parcel
+    becomes history, linked to its pieces (ParcelLineage); a contract holding it holds the
+    pieces instead.
+
+    Example: ``parcel_split(actor=u, code="3101511010010100001", expected_version=3, line=ls)``
+    """
+    ensure_in_jurisdiction(actor, code)
+    (parcel,) = _lock_current([code], {code: expected_version})
+    if line.srid is None:
+        line = GEOSGeometry(line.wkb, srid=STORAGE_SRID)
+    with connection.cursor() as cursor:
+        # Split in the storage CRS so that every original vertex (shared with neighbours) stays
+        # bit-identical; only the new cut vertices are computed. Areas are measured in the
+        # projected CRS. Pieces are ordered largest first so their codes are stable.
+        cursor.execute(
+            """
+            WITH parts AS (SELECT (ST_Dump(ST_Split(ST_GeometryN(%s::geometry, 1), %s::geometry))).geom AS piece)
+            SELECT ST_AsBinary(piece), ST_Area(ST_Transform(piece, %s)) AS area FROM parts
+            ORDER BY area DESC, ST_XMin(piece), ST_YMin(piece)
+            """,
+            [parcel.geom.ewkb, line.ewkb, area_srid_for(code)],
+        )
+        rows = cursor.fetchall()
+    if len(rows) < 2:
+        raise DomainError("分割线没有把地块分成两块以上：请让分割线完整穿过地块", code="split_no_effect")
+    small = [round_area(area) for _, area in rows if Decimal(str(area)) < MIN_PIECE_SQM]
+    if small:
+        raise DomainError(
+            f"分割后有面积小于{MIN_PIECE_SQM}平方米的碎块（{small[0]}平方米），请调整分割线", code="sliver"
+        )
+    shapes = [GEOSGeometry(memoryview(wkb), srid=STORAGE_SRID) for wkb, _ in rows]
+    _retire_parcel(parcel, actor=actor, reason=reason)
+    pieces = _new_parcels_from(parcel, shapes, actor=actor, reason=reason, operation="split", parents=[parcel])
+    _replace_contract_links([parcel], pieces, actor=actor, reason=reason)
+    return pieces
+
+
+@transaction.atomic
+def parcel_merge(
+    *,
+    actor: Actor,
+    expected_versions: Mapping[str, int],
+    reason: str = "地块合并",
+) -> Parcel:
+    """Merge adjacent parcels of one collective (and of at most one contract) into a new
+    parcel; the union must be one polygon (parcels that only touch at a corner are refused)."""
+    codes = sorted(expected_versions)
+    if len(codes) < 2:
+        raise DomainError("合并至少需要两个地块", code="merge_too_few")
+    for code in codes:
+        ensure_in_jurisdiction(actor, code)
+    collectives = {c[:14] for c in codes}
+    if len(collectives) != 1:
+        raise DomainError(f"只能合并同一发包方的地块：{', '.join(sorted(collectives))}", code="collectives_differ")
+    parcels = _lock_current(codes, expected_versions)
+    with connection.cursor() as cursor:
+        # Union in the storage CRS: exactly shared edges dissolve and the outer vertices stay
+        # bit-identical with the neighbours'.
+        cursor.execute(
+            """
+            SELECT ST_AsBinary(u), ST_NumGeometries(u), ST_GeometryType(u)
+            FROM (SELECT ST_UnaryUnion(ST_Collect(geom)) AS u FROM dk WHERE dkbm = ANY(%s)) s
+            """,
+            [codes],
+        )
+        wkb, parts, kind = cursor.fetchone()
+    if parts != 1 or kind != "ST_Polygon":
+        raise DomainError("所选地块不相邻，合并后不是一个完整地块", code="not_adjacent")
+    contracted = set(
+        ContractParcel.objects.filter(
+            parcel_id__in=codes, status=Status.CURRENT, contract__status=Status.CURRENT
+        ).values_list("parcel_id", flat=True)
+    )
+    if contracted and len(contracted) != len(codes):
+        loose = ", ".join(c for c in codes if c not in contracted)
+        raise DomainError(f"已承包地块不能与未承包地块合并：{loose} 不在承包合同中", code="contracts_differ")
+    merged_shape = GEOSGeometry(memoryview(wkb), srid=STORAGE_SRID)
+    largest = max(parcels, key=lambda p: p.surveyed_area)
+    for parcel in parcels:
+        _retire_parcel(parcel, actor=actor, reason=reason)
+    (merged,) = _new_parcels_from(
+        largest, [merged_shape], actor=actor, reason=reason, operation="merge", parents=parcels
+    )
+    _replace_contract_links(parcels, [merged], actor=actor, reason=reason)
+    return merged
