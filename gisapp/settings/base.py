@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "parcels",
     "layers",
     "maps",
+    "registration",
 ]
 
 MIDDLEWARE = [
