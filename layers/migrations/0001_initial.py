@@ -2,151 +2,344 @@
 
 import django.contrib.gis.db.models.fields
 import django.db.models.deletion
-import parcels.models.base
 from django.db import migrations, models
+
+import parcels.models.base
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('parcels', '0001_initial'),
+        ("parcels", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Raster',
+            name="Raster",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=64, unique=True, verbose_name='名称')),
-                ('title', models.CharField(blank=True, default='', max_length=100, verbose_name='标题')),
-                ('path', models.CharField(max_length=500, verbose_name='文件路径')),
-                ('source_srid', models.IntegerField(blank=True, null=True, verbose_name='原始坐标系（EPSG）')),
-                ('footprint', django.contrib.gis.db.models.fields.PolygonField(srid=4490, verbose_name='覆盖范围')),
-                ('registered_at', models.DateTimeField(auto_now_add=True, verbose_name='登记时间')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=64, unique=True, verbose_name="名称")),
+                ("title", models.CharField(blank=True, default="", max_length=100, verbose_name="标题")),
+                ("path", models.CharField(max_length=500, verbose_name="文件路径")),
+                ("source_srid", models.IntegerField(blank=True, null=True, verbose_name="原始坐标系（EPSG）")),
+                ("footprint", django.contrib.gis.db.models.fields.PolygonField(srid=4490, verbose_name="覆盖范围")),
+                ("registered_at", models.DateTimeField(auto_now_add=True, verbose_name="登记时间")),
             ],
             options={
-                'verbose_name': '影像',
-                'verbose_name_plural': '影像',
-                'db_table': 'raster',
+                "verbose_name": "影像",
+                "verbose_name_plural": "影像",
+                "db_table": "raster",
             },
         ),
         migrations.CreateModel(
-            name='BasicFarmlandZone',
+            name="BasicFarmlandZone",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bsm', models.BigIntegerField(blank=True, db_column='bsm', null=True, verbose_name='标识码')),
-                ('feature_code', models.CharField(db_column='ysdm', default='251100', max_length=6, verbose_name='要素代码')),
-                ('number', models.CharField(blank=True, db_column='bhqbh', max_length=13, null=True, verbose_name='保护区编号')),
-                ('area', models.DecimalField(blank=True, db_column='jbntmj', decimal_places=2, max_digits=15, null=True, verbose_name='基本农田面积')),
-                ('area_mu', models.DecimalField(blank=True, db_column='jbntmjm', decimal_places=2, max_digits=15, null=True, verbose_name='基本农田面积（亩）')),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490, verbose_name='范围')),
-                ('county', models.ForeignKey(db_column='xzqdm', on_delete=django.db.models.deletion.PROTECT, to='parcels.region', to_field='code', verbose_name='县级行政区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("bsm", models.BigIntegerField(blank=True, db_column="bsm", null=True, verbose_name="标识码")),
+                (
+                    "feature_code",
+                    models.CharField(db_column="ysdm", default="251100", max_length=6, verbose_name="要素代码"),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        blank=True, db_column="bhqbh", max_length=13, null=True, verbose_name="保护区编号"
+                    ),
+                ),
+                (
+                    "area",
+                    models.DecimalField(
+                        blank=True,
+                        db_column="jbntmj",
+                        decimal_places=2,
+                        max_digits=15,
+                        null=True,
+                        verbose_name="基本农田面积",
+                    ),
+                ),
+                (
+                    "area_mu",
+                    models.DecimalField(
+                        blank=True,
+                        db_column="jbntmjm",
+                        decimal_places=2,
+                        max_digits=15,
+                        null=True,
+                        verbose_name="基本农田面积（亩）",
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490, verbose_name="范围")),
+                (
+                    "county",
+                    models.ForeignKey(
+                        db_column="xzqdm",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="parcels.region",
+                        to_field="code",
+                        verbose_name="县级行政区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '基本农田保护区',
-                'verbose_name_plural': '基本农田保护区',
-                'db_table': 'jbntbhq',
+                "verbose_name": "基本农田保护区",
+                "verbose_name_plural": "基本农田保护区",
+                "db_table": "jbntbhq",
             },
         ),
         migrations.CreateModel(
-            name='ControlPoint',
+            name="ControlPoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bsm', models.BigIntegerField(blank=True, db_column='bsm', null=True, verbose_name='标识码')),
-                ('feature_code', models.CharField(db_column='ysdm', default='111000', max_length=6, verbose_name='要素代码')),
-                ('name', models.CharField(blank=True, db_column='kzdmc', max_length=50, null=True, verbose_name='控制点名称')),
-                ('number', models.CharField(blank=True, db_column='kzddh', max_length=10, null=True, verbose_name='控制点点号')),
-                ('kind', models.CharField(db_column='kzdlx', max_length=6, validators=[parcels.models.base.InCodeTable('C.1')], verbose_name='控制点类型')),
-                ('grade', models.CharField(db_column='kzddj', max_length=20, verbose_name='控制点等级')),
-                ('stone_type', models.CharField(db_column='bslx', max_length=1, validators=[parcels.models.base.InCodeTable('C.2')], verbose_name='标石类型')),
-                ('marker_type', models.CharField(db_column='bzlx', max_length=1, validators=[parcels.models.base.InCodeTable('C.3')], verbose_name='标志类型')),
-                ('state', models.CharField(blank=True, db_column='kzdzt', max_length=100, null=True, verbose_name='控制点状态')),
-                ('record', models.CharField(db_column='dzj', max_length=254, verbose_name='点之记')),
-                ('x2000', models.DecimalField(db_column='x2000', decimal_places=3, max_digits=15, verbose_name='X_2000')),
-                ('y2000', models.DecimalField(db_column='y2000', decimal_places=3, max_digits=15, verbose_name='Y_2000')),
-                ('x80', models.DecimalField(blank=True, db_column='x80', decimal_places=3, max_digits=15, null=True, verbose_name='X_XA80')),
-                ('y80', models.DecimalField(blank=True, db_column='y80', decimal_places=3, max_digits=15, null=True, verbose_name='Y_XA80')),
-                ('geom', django.contrib.gis.db.models.fields.PointField(srid=4490, verbose_name='位置')),
-                ('county', models.ForeignKey(db_column='xzqdm', on_delete=django.db.models.deletion.PROTECT, to='parcels.region', to_field='code', verbose_name='县级行政区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("bsm", models.BigIntegerField(blank=True, db_column="bsm", null=True, verbose_name="标识码")),
+                (
+                    "feature_code",
+                    models.CharField(db_column="ysdm", default="111000", max_length=6, verbose_name="要素代码"),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        blank=True, db_column="kzdmc", max_length=50, null=True, verbose_name="控制点名称"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        blank=True, db_column="kzddh", max_length=10, null=True, verbose_name="控制点点号"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        db_column="kzdlx",
+                        max_length=6,
+                        validators=[parcels.models.base.InCodeTable("C.1")],
+                        verbose_name="控制点类型",
+                    ),
+                ),
+                ("grade", models.CharField(db_column="kzddj", max_length=20, verbose_name="控制点等级")),
+                (
+                    "stone_type",
+                    models.CharField(
+                        db_column="bslx",
+                        max_length=1,
+                        validators=[parcels.models.base.InCodeTable("C.2")],
+                        verbose_name="标石类型",
+                    ),
+                ),
+                (
+                    "marker_type",
+                    models.CharField(
+                        db_column="bzlx",
+                        max_length=1,
+                        validators=[parcels.models.base.InCodeTable("C.3")],
+                        verbose_name="标志类型",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        blank=True, db_column="kzdzt", max_length=100, null=True, verbose_name="控制点状态"
+                    ),
+                ),
+                ("record", models.CharField(db_column="dzj", max_length=254, verbose_name="点之记")),
+                (
+                    "x2000",
+                    models.DecimalField(db_column="x2000", decimal_places=3, max_digits=15, verbose_name="X_2000"),
+                ),
+                (
+                    "y2000",
+                    models.DecimalField(db_column="y2000", decimal_places=3, max_digits=15, verbose_name="Y_2000"),
+                ),
+                (
+                    "x80",
+                    models.DecimalField(
+                        blank=True, db_column="x80", decimal_places=3, max_digits=15, null=True, verbose_name="X_XA80"
+                    ),
+                ),
+                (
+                    "y80",
+                    models.DecimalField(
+                        blank=True, db_column="y80", decimal_places=3, max_digits=15, null=True, verbose_name="Y_XA80"
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.PointField(srid=4490, verbose_name="位置")),
+                (
+                    "county",
+                    models.ForeignKey(
+                        db_column="xzqdm",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="parcels.region",
+                        to_field="code",
+                        verbose_name="县级行政区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '控制点',
-                'verbose_name_plural': '控制点',
-                'db_table': 'kzd',
+                "verbose_name": "控制点",
+                "verbose_name_plural": "控制点",
+                "db_table": "kzd",
             },
         ),
         migrations.CreateModel(
-            name='LineFeature',
+            name="LineFeature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bsm', models.BigIntegerField(blank=True, db_column='bsm', null=True, verbose_name='标识码')),
-                ('feature_code', models.CharField(db_column='ysdm', default='196021', max_length=6, verbose_name='要素代码')),
-                ('name', models.CharField(db_column='dwmc', max_length=10, verbose_name='地物名称')),
-                ('length', models.DecimalField(blank=True, db_column='cd', decimal_places=2, max_digits=10, null=True, verbose_name='长度')),
-                ('width', models.DecimalField(blank=True, db_column='kd', decimal_places=2, max_digits=10, null=True, verbose_name='宽度')),
-                ('note', models.CharField(blank=True, db_column='bz', max_length=50, null=True, verbose_name='备注')),
-                ('geom', django.contrib.gis.db.models.fields.MultiLineStringField(srid=4490, verbose_name='位置')),
-                ('county', models.ForeignKey(db_column='xzqdm', on_delete=django.db.models.deletion.PROTECT, to='parcels.region', to_field='code', verbose_name='县级行政区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("bsm", models.BigIntegerField(blank=True, db_column="bsm", null=True, verbose_name="标识码")),
+                (
+                    "feature_code",
+                    models.CharField(db_column="ysdm", default="196021", max_length=6, verbose_name="要素代码"),
+                ),
+                ("name", models.CharField(db_column="dwmc", max_length=10, verbose_name="地物名称")),
+                (
+                    "length",
+                    models.DecimalField(
+                        blank=True, db_column="cd", decimal_places=2, max_digits=10, null=True, verbose_name="长度"
+                    ),
+                ),
+                (
+                    "width",
+                    models.DecimalField(
+                        blank=True, db_column="kd", decimal_places=2, max_digits=10, null=True, verbose_name="宽度"
+                    ),
+                ),
+                ("note", models.CharField(blank=True, db_column="bz", max_length=50, null=True, verbose_name="备注")),
+                ("geom", django.contrib.gis.db.models.fields.MultiLineStringField(srid=4490, verbose_name="位置")),
+                (
+                    "county",
+                    models.ForeignKey(
+                        db_column="xzqdm",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="parcels.region",
+                        to_field="code",
+                        verbose_name="县级行政区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '线状地物',
-                'verbose_name_plural': '线状地物',
-                'db_table': 'xzdw',
+                "verbose_name": "线状地物",
+                "verbose_name_plural": "线状地物",
+                "db_table": "xzdw",
             },
         ),
         migrations.CreateModel(
-            name='PointFeature',
+            name="PointFeature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bsm', models.BigIntegerField(blank=True, db_column='bsm', null=True, verbose_name='标识码')),
-                ('feature_code', models.CharField(db_column='ysdm', default='196011', max_length=6, verbose_name='要素代码')),
-                ('name', models.CharField(db_column='dwmc', max_length=10, verbose_name='地物名称')),
-                ('note', models.CharField(blank=True, db_column='bz', max_length=50, null=True, verbose_name='备注')),
-                ('geom', django.contrib.gis.db.models.fields.PointField(srid=4490, verbose_name='位置')),
-                ('county', models.ForeignKey(db_column='xzqdm', on_delete=django.db.models.deletion.PROTECT, to='parcels.region', to_field='code', verbose_name='县级行政区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("bsm", models.BigIntegerField(blank=True, db_column="bsm", null=True, verbose_name="标识码")),
+                (
+                    "feature_code",
+                    models.CharField(db_column="ysdm", default="196011", max_length=6, verbose_name="要素代码"),
+                ),
+                ("name", models.CharField(db_column="dwmc", max_length=10, verbose_name="地物名称")),
+                ("note", models.CharField(blank=True, db_column="bz", max_length=50, null=True, verbose_name="备注")),
+                ("geom", django.contrib.gis.db.models.fields.PointField(srid=4490, verbose_name="位置")),
+                (
+                    "county",
+                    models.ForeignKey(
+                        db_column="xzqdm",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="parcels.region",
+                        to_field="code",
+                        verbose_name="县级行政区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '点状地物',
-                'verbose_name_plural': '点状地物',
-                'db_table': 'dzdw',
+                "verbose_name": "点状地物",
+                "verbose_name_plural": "点状地物",
+                "db_table": "dzdw",
             },
         ),
         migrations.CreateModel(
-            name='PolygonFeature',
+            name="PolygonFeature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bsm', models.BigIntegerField(blank=True, db_column='bsm', null=True, verbose_name='标识码')),
-                ('feature_code', models.CharField(db_column='ysdm', default='196031', max_length=6, verbose_name='要素代码')),
-                ('name', models.CharField(db_column='dwmc', max_length=10, verbose_name='地物名称')),
-                ('area', models.DecimalField(blank=True, db_column='mj', decimal_places=2, max_digits=15, null=True, verbose_name='面积')),
-                ('note', models.CharField(blank=True, db_column='bz', max_length=50, null=True, verbose_name='备注')),
-                ('area_mu', models.DecimalField(blank=True, db_column='mjm', decimal_places=2, max_digits=15, null=True, verbose_name='面积（亩）')),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490, verbose_name='范围')),
-                ('county', models.ForeignKey(db_column='xzqdm', on_delete=django.db.models.deletion.PROTECT, to='parcels.region', to_field='code', verbose_name='县级行政区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("bsm", models.BigIntegerField(blank=True, db_column="bsm", null=True, verbose_name="标识码")),
+                (
+                    "feature_code",
+                    models.CharField(db_column="ysdm", default="196031", max_length=6, verbose_name="要素代码"),
+                ),
+                ("name", models.CharField(db_column="dwmc", max_length=10, verbose_name="地物名称")),
+                (
+                    "area",
+                    models.DecimalField(
+                        blank=True, db_column="mj", decimal_places=2, max_digits=15, null=True, verbose_name="面积"
+                    ),
+                ),
+                ("note", models.CharField(blank=True, db_column="bz", max_length=50, null=True, verbose_name="备注")),
+                (
+                    "area_mu",
+                    models.DecimalField(
+                        blank=True,
+                        db_column="mjm",
+                        decimal_places=2,
+                        max_digits=15,
+                        null=True,
+                        verbose_name="面积（亩）",
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4490, verbose_name="范围")),
+                (
+                    "county",
+                    models.ForeignKey(
+                        db_column="xzqdm",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="parcels.region",
+                        to_field="code",
+                        verbose_name="县级行政区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '面状地物',
-                'verbose_name_plural': '面状地物',
-                'db_table': 'mzdw',
+                "verbose_name": "面状地物",
+                "verbose_name_plural": "面状地物",
+                "db_table": "mzdw",
             },
         ),
         migrations.CreateModel(
-            name='RegionBoundary',
+            name="RegionBoundary",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('bsm', models.BigIntegerField(blank=True, db_column='bsm', null=True, verbose_name='标识码')),
-                ('feature_code', models.CharField(db_column='ysdm', default='161051', max_length=6, verbose_name='要素代码')),
-                ('kind', models.CharField(db_column='jxlx', max_length=6, validators=[parcels.models.base.InCodeTable('C.4')], verbose_name='界线类型')),
-                ('nature', models.CharField(db_column='jxxz', max_length=6, validators=[parcels.models.base.InCodeTable('C.5')], verbose_name='界线性质')),
-                ('geom', django.contrib.gis.db.models.fields.MultiLineStringField(srid=4490, verbose_name='位置')),
-                ('county', models.ForeignKey(db_column='xzqdm', on_delete=django.db.models.deletion.PROTECT, to='parcels.region', to_field='code', verbose_name='县级行政区')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("bsm", models.BigIntegerField(blank=True, db_column="bsm", null=True, verbose_name="标识码")),
+                (
+                    "feature_code",
+                    models.CharField(db_column="ysdm", default="161051", max_length=6, verbose_name="要素代码"),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        db_column="jxlx",
+                        max_length=6,
+                        validators=[parcels.models.base.InCodeTable("C.4")],
+                        verbose_name="界线类型",
+                    ),
+                ),
+                (
+                    "nature",
+                    models.CharField(
+                        db_column="jxxz",
+                        max_length=6,
+                        validators=[parcels.models.base.InCodeTable("C.5")],
+                        verbose_name="界线性质",
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.MultiLineStringField(srid=4490, verbose_name="位置")),
+                (
+                    "county",
+                    models.ForeignKey(
+                        db_column="xzqdm",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="parcels.region",
+                        to_field="code",
+                        verbose_name="县级行政区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '区域界线',
-                'verbose_name_plural': '区域界线',
-                'db_table': 'qyjx',
+                "verbose_name": "区域界线",
+                "verbose_name_plural": "区域界线",
+                "db_table": "qyjx",
             },
         ),
     ]
