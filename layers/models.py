@@ -136,3 +136,112 @@ class Raster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InspectionRun(models.Model):
+    """One quality inspection (质检) of a county, town or village: its parameters, counts and
+    timings; the findings are rows of InspectionFinding. Written by
+    ``layers.checks.engine.record_inspection``; the latest runs of each scope are kept."""
+
+    class State(models.TextChoices):
+        DONE = "done", "完成"
+        FAILED = "failed", "失败"
+
+    scope = models.CharField("检查范围", max_length=12, db_index=True)
+    county = models.CharField("县级行政区代码", max_length=6)
+    area_srid = models.IntegerField("投影坐标系（EPSG）")
+    state = models.CharField("状态", max_length=10, choices=State.choices, default=State.DONE)
+    started_at = models.DateTimeField("开始时间")
+    duration_s = models.FloatField("耗时（秒）")
+    requested_by = models.ForeignKey(
+        "auth.User", verbose_name="检查人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tolerances = models.JSONField("容差", default=dict)
+    parcels_checked = models.IntegerField("检查地块数", default=0)
+    error_count = models.IntegerField("错误数", default=0)
+    warning_count = models.IntegerField("警告数", default=0)
+    counts = models.JSONField("各规则问题数", default=dict)
+    timings = models.JSONField("各阶段耗时（秒）", default=dict)
+
+    class Meta:
+        db_table = "qc_run"
+        verbose_name = "质检记录"
+        verbose_name_plural = "质检记录"
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class InspectionFinding(models.Model):
+    """One finding of a run, in report order (``seq``); the problem geometry (an overlap, a
+    gap, a vertex…) in the storage CRS where the rule has one."""
+
+    run = models.ForeignKey(InspectionRun, verbose_name="质检记录", on_delete=models.CASCADE, related_name="findings")
+    seq = models.IntegerField("序号")
+    rule = models.CharField("规则", max_length=32)
+    severity = models.CharField("严重程度", max_length=8)
+    dkbm = models.JSONField("地块代码", default=list)
+    codes = models.JSONField("其他代码", default=list)
+    area_m2 = models.FloatField("面积（平方米）", null=True, blank=True)
+    value = models.FloatField("数值", null=True, blank=True)
+    message = models.TextField("说明")
+    geom = models.GeometryField("位置", srid=4490, null=True, blank=True)
+
+    class Meta:
+        db_table = "qc_finding"
+        verbose_name = "质检问题"
+        verbose_name_plural = "质检问题"
+        ordering = ["run_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="qc_finding_seq_unique")]
+        indexes = [models.Index(fields=["run", "rule"], name="qc_finding_run_rule")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.message[:40]}"
+
+
+class ImportJob(models.Model):
+    """One import of a Ministry county package: a web upload while it runs (state, stage,
+    progress polled by the page), and afterwards the record that makes importing the same
+    package again a no-op (county, SHA-256 of its files) and keeps the report."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "导入中"
+        LOADED = "loaded", "已导入"
+        UNCHANGED = "unchanged", "未更改"
+        REJECTED = "rejected", "已拒绝"
+        FAILED = "failed", "失败"
+
+    created_by = models.ForeignKey(
+        "auth.User", verbose_name="提交人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField("提交时间", auto_now_add=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    source_name = models.CharField("数据包", max_length=255)
+    upload = models.CharField("上传文件路径", max_length=500, blank=True, default="")
+    strict = models.BooleanField("严格模式", default=False)
+    replace = models.BooleanField("替换本县现有数据", default=False)
+    inspect = models.BooleanField("导入后质检", default=False)
+    state = models.CharField("状态", max_length=10, choices=State.choices, default=State.QUEUED)
+    stage = models.CharField("当前步骤", max_length=50, blank=True, default="")
+    progress = models.FloatField("进度", default=0.0)
+    county_code = models.CharField("县级代码", max_length=6, blank=True, default="", db_index=True)
+    year = models.CharField("年份", max_length=4, blank=True, default="")
+    fingerprint = models.CharField("数据包摘要（SHA-256）", max_length=64, blank=True, default="")
+    counts = models.JSONField("导入记录数", default=dict, blank=True)
+    report = models.JSONField("检查报告", null=True, blank=True)
+    message = models.TextField("说明", blank=True, default="")
+
+    class Meta:
+        db_table = "import_job"
+        verbose_name = "数据包导入"
+        verbose_name_plural = "数据包导入"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.source_name} {self.get_state_display()}"
+
+    @property
+    def done(self) -> bool:
+        return self.state not in (self.State.QUEUED, self.State.RUNNING)

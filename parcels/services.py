@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.scoping import ensure_in_jurisdiction
 from gisapp.config import config
 from gisapp.errors import DomainError, StaleObjectError
+from layers.checks.guard import ensure_no_overlap
 from parcels import coding
 from parcels.models import (
     Certificate,
@@ -212,7 +213,7 @@ def update_versioned(
 # --- code allocation ---------------------------------------------------------------------
 
 
-def _lock(key: str) -> None:
+def lock(key: str) -> None:
     """Serialise code allocation within one collective (transaction-scoped advisory lock)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
@@ -228,13 +229,13 @@ def _max_sequence(model: type[models.Model], prefix: str, start: int, end: int, 
 def next_parcel_code(collective_code: str) -> str:
     """The next DKBM of a collective. Codes are never reused: a split parcel keeps its code
     in history and the new parcels get new ones."""
-    _lock(f"dkbm:{collective_code}")
+    lock(f"dkbm:{collective_code}")
     seq = _max_sequence(Parcel, collective_code, 14, 19, 1, 99999) + 1
     return coding.make_dkbm(collective_code, seq)
 
 
 def next_contractor_code(collective_code: str, kind: str) -> str:
-    _lock(f"cbfbm:{collective_code}")
+    lock(f"cbfbm:{collective_code}")
     low, high = coding.CONTRACTOR_RANGES[kind]
     seq = _max_sequence(Contractor, collective_code, 14, 18, low, high) + 1
     if seq > high:
@@ -243,7 +244,7 @@ def next_contractor_code(collective_code: str, kind: str) -> str:
 
 
 def next_transfer_code(collective_code: str) -> str:
-    _lock(f"lzhtbm:{collective_code}")
+    lock(f"lzhtbm:{collective_code}")
     seq = _max_sequence(TransferContract, collective_code, 14, 18, 1, 9999) + 1
     return coding.make_lzhtbm(collective_code, seq)
 
@@ -393,6 +394,7 @@ def parcel_create(
     if not Collective.objects.filter(code=collective_code).exists():
         raise DomainError(f"发包方 {collective_code} 不存在")
     shape = normalise_parcel_geometry(geom)
+    ensure_no_overlap(geom=shape)
     if code is None:
         code = next_parcel_code(collective_code)
     else:
@@ -425,6 +427,7 @@ def parcel_update(
     changes: dict[str, Any] = dict(attrs)
     if geom is not None:
         shape = normalise_parcel_geometry(geom)
+        ensure_no_overlap(geom=shape, exclude_code=code)
         sqm, mu = measure_area(shape, area_srid_for(code))
         changes.update(geom=shape, surveyed_area=sqm, surveyed_area_mu=mu)
     return update_versioned(

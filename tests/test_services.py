@@ -55,7 +55,8 @@ def test_area_is_measured_in_the_projected_srid(county: dict[str, str]) -> None:
     assert parcel.surveyed_area == Decimal("10000.00")
     assert parcel.surveyed_area_mu == Decimal("15.00")
     # The same figure computed independently (pyproj + shapely) for an irregular field.
-    ring = [(E0, N0), (E0 + 37.3, N0 + 5.2), (E0 + 41.9, N0 + 88.1), (E0 - 3.3, N0 + 61.7), (E0, N0)]
+    e0 = E0 + 200  # clear of the first square: overlapping shapes are refused
+    ring = [(e0, N0), (e0 + 37.3, N0 + 5.2), (e0 + 41.9, N0 + 88.1), (e0 - 3.3, N0 + 61.7), (e0, N0)]
     expected = round(ShapelyPolygon(ring).area, 2)
     geom = Polygon([TO_4490.transform(x, y) for x, y in ring], srid=4490)
     second = services.parcel_create(actor=None, collective_code=GROUP, geom=geom, **PARCEL_ATTRS)
