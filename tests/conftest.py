@@ -66,6 +66,30 @@ def head_member(name: str, id_number: str) -> dict[str, object]:
     return {"name": name, "sex": "1", "id_type": "1", "id_number": id_number, "relation": "02"}
 
 
+@pytest.fixture(autouse=True)
+def _code_tables_survive_flushes(request: pytest.FixtureRequest) -> None:
+    """Transactional tests (live server, background threads) end with a flush that empties
+    every table, including the code tables a migration loaded. A later transactional test
+    would then see empty code tables (and its threads, on their own connections, reject every
+    coded value). Reload them, committed, when they are missing."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or "transactional_db" in request.fixturenames
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from parcels.code_tables import CODE_TABLES
+    from parcels.models import CodeItem
+    from parcels.models.base import clear_code_cache
+
+    if not CodeItem.objects.exists():
+        CodeItem.objects.bulk_create(
+            CodeItem(table=table, table_name=title, code=code, name=name)
+            for table, (title, rows) in CODE_TABLES.items()
+            for code, name in rows
+        )
+        clear_code_cache()
+
+
 @pytest.fixture
 def county(db: None) -> dict[str, str]:
     """County 310151 with one town, two villages, a group in each, and their collectives."""
