@@ -17,5 +17,6 @@ urlpatterns = [
     path("exchange/export", views_exchange.package_export, name="exchange-export"),
     path("data/import/", include("layers.urls_import")),
     path("registration/", include("registration.urls")),
+    path("tiles/", include("layers.urls_tiles")),
     path("", include("maps.urls")),
 ]

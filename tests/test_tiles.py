@@ -1,0 +1,414 @@
+"""Vector tiles (``/tiles/<layer>/<z>/<x>/<y>.pbf``): decoded with mapbox-vector-tile at
+several zooms — features, properties, positions — jurisdiction, personal data, the cache and
+its invalidation, ETags, and the GiST index."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import mapbox_vector_tile
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.gis.geos import LineString, MultiLineString, MultiPolygon, Point
+from django.db import connection
+from django.test import Client
+
+from layers import tiles
+from layers.models import BasicFarmlandZone, LineFeature
+from parcels import services
+from parcels.models import BoundaryLine, BoundaryPoint, Parcel, Region
+from tests.conftest import COUNTY, GROUP, OTHER_GROUP, VILLAGE, square
+
+pytestmark = pytest.mark.django_db
+
+LON0, LAT0 = 121.40, 31.60
+PARCEL_PROPERTIES = {"dkbm", "dkmc", "dklb", "tdlylx", "sfjbnt", "status", "scmj", "scmjm"}
+WITNESS = "赵指界"
+NEIGHBOUR = "钱四海"
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def tile_url(layer: str, lon: float, lat: float, z: int) -> str:
+    x, y = tile_of(lon, lat, z)
+    return f"/tiles/{layer}/{z}/{x}/{y}.pbf"
+
+
+def lonlat_of(z: int, x: int, y: int, px: float, py: float, extent: int = 4096) -> tuple[float, float]:
+    """Tile-local coordinates of a decoded feature (origin bottom-left, y up, as
+    mapbox-vector-tile decodes by default) back to lon/lat."""
+    n = 2**z
+    fx = (x + px / extent) / n
+    fy = (y + (extent - py) / extent) / n
+    return fx * 360 - 180, math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * fy))))
+
+
+def decode(response: Any) -> dict[str, Any]:
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    return mapbox_vector_tile.decode(response.content) if response.content else {}
+
+
+@pytest.fixture(autouse=True)
+def tile_cache(settings: Any, tmp_path: Path) -> Path:
+    settings.TILE_CACHE_DIR = str(tmp_path / "tiles")
+    return tmp_path / "tiles"
+
+
+def make_parcel(collective: str, x0: float, name: str, **attrs: Any) -> Parcel:
+    fields: dict[str, Any] = {
+        "name": name,
+        "category": "10",
+        "fertility": "03",
+        "land_use": "1",
+        "basic_farmland": "1",
+        "land_use_type": "011",
+    }
+    fields.update(attrs)
+    return services.parcel_create(actor=None, collective_code=collective, geom=square(x0, 0), **fields)
+
+
+@pytest.fixture
+def parcels(county: dict[str, str]) -> dict[str, Parcel]:
+    """Three adjacent 100 m squares in 东村一组 (x 0-300 m) and one in 西村一组 (x 1000-1100 m)."""
+    return {
+        "east1": make_parcel(GROUP, 0, "东大田", witnesses=WITNESS, east=NEIGHBOUR),
+        "east2": make_parcel(GROUP, 100, "东小田", category="21", land_use_type="013"),
+        "east3": make_parcel(GROUP, 200, "河边地", land_use_type=None),
+        "west1": make_parcel(OTHER_GROUP, 1000, "西大田"),
+    }
+
+
+def centre(parcel: Parcel) -> tuple[float, float]:
+    point = parcel.geom.centroid
+    return point.x, point.y
+
+
+# --- parcels -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("z", [14, 16, 18])
+def test_parcel_tile_decodes_with_its_properties(client: Client, parcels: dict[str, Parcel], z: int) -> None:
+    lon, lat = centre(parcels["east2"])
+
+    layer = decode(client.get(tile_url("parcels", lon, lat, z)))["parcels"]
+
+    by_code = {f["properties"]["dkbm"]: f for f in layer["features"]}
+    assert parcels["east2"].code in by_code
+    assert layer["extent"] == 4096
+    feature = by_code[parcels["east2"].code]
+    assert set(feature["properties"]) == PARCEL_PROPERTIES
+    props = feature["properties"]
+    assert (props["dkmc"], props["dklb"], props["tdlylx"], props["status"]) == ("东小田", "21", "013", "current")
+    assert props["scmj"] == pytest.approx(float(parcels["east2"].surveyed_area))
+    assert props["scmjm"] == pytest.approx(float(parcels["east2"].surveyed_area_mu))
+    assert feature["id"] == parcels["east2"].pk
+    assert feature["geometry"]["type"] == "Polygon"
+    # A parcel without TDLYLX has no such property value rather than a made-up one.
+    if parcels["east3"].code in by_code:
+        assert by_code[parcels["east3"].code]["properties"].get("tdlylx") is None
+
+
+def test_zoom_14_holds_the_whole_group_and_zoom_18_only_neighbours(client: Client, parcels: dict[str, Parcel]) -> None:
+    lon, lat = centre(parcels["east2"])
+
+    z14 = {
+        f["properties"]["dkbm"] for f in decode(client.get(tile_url("parcels", lon, lat, 14)))["parcels"]["features"]
+    }
+    z18 = {
+        f["properties"]["dkbm"] for f in decode(client.get(tile_url("parcels", lon, lat, 18)))["parcels"]["features"]
+    }
+
+    # z14 (~2 km) covers the 1.1 km from 东大田 to 西大田 unless a tile edge falls between.
+    assert {parcels["east1"].code, parcels["east2"].code, parcels["east3"].code} <= z14
+    # z18 (~130 m wide) around 东小田's centre: itself and, within the 64-unit buffer, its
+    # neighbours' shared edges at most; never 西大田 900 m away.
+    assert parcels["east2"].code in z18
+    assert parcels["west1"].code not in z18
+
+
+def test_tile_geometry_lands_where_the_parcel_is(client: Client, parcels: dict[str, Parcel]) -> None:
+    parcel = parcels["east2"]
+    z = 18
+    lon, lat = centre(parcel)
+    x, y = tile_of(lon, lat, z)
+
+    layer = decode(client.get(f"/tiles/parcels/{z}/{x}/{y}.pbf"))["parcels"]
+    (feature,) = [f for f in layer["features"] if f["properties"]["dkbm"] == parcel.code]
+
+    ring = feature["geometry"]["coordinates"][0]
+    corners = [lonlat_of(z, x, y, px, py) for px, py in ring]
+    west, south, east, north = parcel.geom.extent
+    # One grid unit at z18 is 3.8 cm of longitude here: allow two units.
+    tolerance = 2 * 360 / 2**z / 4096
+    for lon_, lat_ in corners:
+        assert west - tolerance <= lon_ <= east + tolerance
+        assert south - tolerance <= lat_ <= north + tolerance
+    xs = sorted(c[0] for c in corners)
+    assert xs[0] == pytest.approx(west, abs=tolerance) or xs[-1] == pytest.approx(east, abs=tolerance)
+
+
+@pytest.mark.parametrize("z", [12, 14])
+def test_lon_lat_mapping_agrees_with_web_mercator_within_a_grid_unit(
+    parcels: dict[str, Parcel], monkeypatch: pytest.MonkeyPatch, z: int
+) -> None:
+    layer = tiles.layers()["parcels"]
+    x, y = tile_of(*centre(parcels["east2"]), z)
+
+    def decoded() -> dict[str, list[tuple[int, int]]]:
+        sql, params = tiles.mvt_sql(layer, z, x, y)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            data = bytes(cursor.fetchone()[0])
+        return {
+            f["properties"]["dkbm"]: f["geometry"]["coordinates"][0]
+            for f in mapbox_vector_tile.decode(data)["parcels"]["features"]
+        }
+
+    linear = decoded()
+    monkeypatch.setattr(tiles, "LINEAR_MIN_ZOOM", 99)
+    exact = decoded()
+
+    assert linear.keys() == exact.keys() and linear
+    for code, ring in exact.items():
+        assert len(ring) == len(linear[code])
+        for (ex, ey), (lx, ly) in zip(ring, linear[code], strict=True):
+            assert abs(ex - lx) <= 1 and abs(ey - ly) <= 1, (code, z)
+
+
+def test_below_the_minimum_zoom_the_tile_is_empty_without_a_query(
+    client: Client, parcels: dict[str, Parcel], django_assert_num_queries: Any
+) -> None:
+    lon, lat = centre(parcels["east2"])
+    with django_assert_num_queries(0):
+        response = client.get(tile_url("parcels", lon, lat, 12))
+
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+def test_historic_parcels_are_not_drawn(client: Client, parcels: dict[str, Parcel]) -> None:
+    Parcel.objects.filter(pk=parcels["east2"].pk).update(status="historic")
+    lon, lat = centre(parcels["east2"])
+
+    features = decode(client.get(tile_url("parcels", lon, lat, 16)))["parcels"]["features"]
+
+    assert parcels["east2"].code not in {f["properties"]["dkbm"] for f in features}
+
+
+def test_tiles_carry_no_personal_data(client: Client, parcels: dict[str, Parcel]) -> None:
+    lon, lat = centre(parcels["east1"])
+
+    for z in (14, 16, 18):
+        body = client.get(tile_url("parcels", lon, lat, z)).content
+        assert WITNESS.encode() not in body
+        assert NEIGHBOUR.encode() not in body
+
+
+def test_village_user_gets_the_village_only_and_the_public_everything(
+    client: Client, parcels: dict[str, Parcel], make_user: Callable[..., User]
+) -> None:
+    lon, lat = centre(parcels["east3"])
+    url = tile_url("parcels", lon, lat, 14)
+
+    public = {f["properties"]["dkbm"] for f in decode(client.get(url))["parcels"]["features"]}
+    client.force_login(make_user("clerk", VILLAGE))
+    village = {f["properties"]["dkbm"] for f in decode(client.get(url))["parcels"]["features"]}
+    client.force_login(make_user("clerk", "310151101002"))
+    other = {f["properties"]["dkbm"] for f in decode(client.get(url))["parcels"]["features"]}
+
+    assert parcels["west1"].code in public and parcels["east1"].code in public
+    assert parcels["west1"].code not in village and parcels["east1"].code in village
+    assert other == {parcels["west1"].code}
+
+
+# --- the other layers --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reference_layers(parcels: dict[str, Parcel]) -> None:
+    extents = {GROUP: square(-50, -50, 400), OTHER_GROUP: square(900, -50, 300)}
+    for code, shape in extents.items():
+        Region.objects.filter(code=code).update(geom=MultiPolygon(shape, srid=4490))
+    Region.objects.filter(code=VILLAGE).update(geom=MultiPolygon(square(-100, -100, 600), srid=4490))
+    Region.objects.filter(code=COUNTY).update(geom=MultiPolygon(square(-3000, -3000, 8000), srid=4490))
+    BasicFarmlandZone.objects.create(
+        county_id=COUNTY, number="3101511010001", geom=MultiPolygon(square(0, 0, 300), srid=4490)
+    )
+    west, south, east, _ = parcels["east1"].geom.extent
+    LineFeature.objects.create(
+        county_id=COUNTY,
+        name="机耕路",
+        width=Decimal("4.00"),
+        geom=MultiLineString(LineString((west, south - 0.00003), (east + 0.003, south - 0.00003)), srid=4490),
+    )
+    corner = Point(west, south, srid=4490)
+    BoundaryPoint.objects.create(
+        number="J1",
+        point_type="3",
+        parcel_codes=parcels["east1"].code,
+        x=Decimal("3500000.000"),
+        y=Decimal("40500000.000"),
+        geom=corner,
+    )
+    BoundaryLine.objects.create(
+        position="2",
+        description="J1至J2",
+        neighbour_owner=NEIGHBOUR,
+        neighbour_witness=WITNESS,
+        parcel_codes=parcels["east1"].code,
+        geom=LineString((west, south), (east, south), srid=4490),
+    )
+
+
+def test_regions_by_level_and_zoom(client: Client, parcels: dict[str, Parcel], reference_layers: None) -> None:
+    lon, lat = centre(parcels["east2"])
+
+    z12 = decode(client.get(tile_url("regions", lon, lat, 12)))["regions"]["features"]
+    z14 = decode(client.get(tile_url("regions", lon, lat, 14)))["regions"]["features"]
+
+    assert {f["properties"]["level"] for f in z12} == {"county", "village"}
+    assert {f["properties"]["level"] for f in z14} == {"county", "village", "group"}
+    assert set(z14[0]["properties"]) == {"code", "name", "level"}
+    names = {f["properties"]["name"] for f in z14}
+    assert {"示范区", "东村", "东村一组"} <= names
+
+
+def test_farmland_features_and_boundary_layers(
+    client: Client, parcels: dict[str, Parcel], reference_layers: None
+) -> None:
+    west, south, _, _ = parcels["east1"].geom.extent
+    lon, lat = west + 0.0001, south + 0.0001
+
+    farmland = decode(client.get(tile_url("farmland", lon, lat, 14)))["farmland"]["features"]
+    roads = decode(client.get(tile_url("xzdw", lon, lat, 16)))["xzdw"]["features"]
+    lines = decode(client.get(tile_url("jzx", lon, lat, 18)))["jzx"]["features"]
+    points = decode(client.get(tile_url("jzd", lon, lat, 18)))["jzd"]["features"]
+
+    assert farmland[0]["properties"]["bhqbh"] == "3101511010001"
+    assert roads[0]["properties"]["dwmc"] == "机耕路" and roads[0]["geometry"]["type"] == "LineString"
+    assert lines[0]["properties"]["dkbm"] == parcels["east1"].code
+    assert set(lines[0]["properties"]) == {"jzxwz", "dkbm"}  # empty JZXH/JZXLB/JXXZ are left out
+    assert points[0]["properties"]["jzdh"] == "J1" and points[0]["geometry"]["type"] == "Point"
+    body = client.get(tile_url("jzx", lon, lat, 18)).content
+    assert NEIGHBOUR.encode() not in body and WITNESS.encode() not in body
+
+
+# --- HTTP: errors, headers, cache ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/tiles/nosuch/14/1/1.pbf", "/tiles/parcels/23/0/0.pbf", "/tiles/parcels/3/8/0.pbf", "/tiles/parcels/3/0/9.pbf"],
+)
+def test_unknown_layers_and_addresses_are_404(client: Client, url: str) -> None:
+    response = client.get(url)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_cache_headers_and_etag_revalidation(
+    client: Client, parcels: dict[str, Parcel], make_user: Callable[..., User]
+) -> None:
+    lon, lat = centre(parcels["east2"])
+    url = tile_url("parcels", lon, lat, 16)
+
+    first = client.get(url)
+    second = client.get(url)
+    again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert (first["X-Tile-Cache"], second["X-Tile-Cache"]) == ("miss", "hit")
+    assert first["ETag"] == second["ETag"] and re.fullmatch(r'"[0-9a-f]{24}"', first["ETag"])
+    assert first.content == second.content
+    assert first["Cache-Control"] == "public, no-cache"
+    assert first["Vary"] == "Cookie"
+    assert again.status_code == 304 and again.content == b""
+    client.force_login(make_user("clerk", VILLAGE))
+    assert client.get(url)["Cache-Control"] == "private, no-cache"
+
+
+def test_an_edit_invalidates_exactly_the_tiles_of_the_parcel(client: Client, parcels: dict[str, Parcel]) -> None:
+    here = tile_url("parcels", *centre(parcels["east2"]), 18)
+    there = tile_url("parcels", *centre(parcels["west1"]), 18)
+    etag_here = client.get(here)["ETag"]
+    etag_there = client.get(there)["ETag"]
+
+    services.parcel_update(actor=None, code=parcels["east2"].code, expected_version=1, name="改名田")
+
+    changed = client.get(here, HTTP_IF_NONE_MATCH=etag_here)
+    unchanged = client.get(there, HTTP_IF_NONE_MATCH=etag_there)
+    assert changed.status_code == 200 and changed["ETag"] != etag_here
+    names = {f["properties"]["dkmc"] for f in decode(changed)["parcels"]["features"]}
+    assert "改名田" in names
+    assert unchanged.status_code == 304
+
+
+def test_a_reshaped_parcel_leaves_its_old_tiles(client: Client, parcels: dict[str, Parcel]) -> None:
+    url = tile_url("parcels", *centre(parcels["east3"]), 18)
+    before = {f["properties"]["dkbm"] for f in decode(client.get(url))["parcels"]["features"]}
+    assert parcels["east3"].code in before
+
+    services.parcel_update(actor=None, code=parcels["east3"].code, expected_version=1, geom=square(500, 0))
+
+    after = {f["properties"]["dkbm"] for f in decode(client.get(url))["parcels"]["features"]}
+    assert parcels["east3"].code not in after
+
+
+def test_cached_tile_survives_a_write_elsewhere_and_the_cache_is_on_disk(
+    client: Client, parcels: dict[str, Parcel], tile_cache: Path
+) -> None:
+    url = tile_url("parcels", *centre(parcels["west1"]), 17)
+    client.get(url)
+    services.parcel_update(actor=None, code=parcels["east1"].code, expected_version=1, name="别处")
+
+    assert client.get(url)["X-Tile-Cache"] == "hit"
+    assert list((tile_cache / "mvt" / "parcels" / "all" / "17").rglob("*.mvt"))
+
+
+def test_the_tile_query_uses_the_gist_index(parcels: dict[str, Parcel]) -> None:
+    x, y = tile_of(*centre(parcels["east2"]), 16)
+    sql, params = tiles.mvt_sql(tiles.layers()["parcels"], 16, x, y)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert re.search(r"Index Scan (using|on) dk_geom_\w+", plan), plan
+
+
+def test_a_tile_is_one_statement_for_the_public(
+    client: Client, parcels: dict[str, Parcel], django_assert_num_queries: Any
+) -> None:
+    url = tile_url("parcels", *centre(parcels["east2"]), 16)
+    with django_assert_num_queries(1) as built:
+        client.get(url)  # built and fingerprinted by one statement
+    with django_assert_num_queries(1):
+        client.get(url)  # fingerprint, then the cached bytes
+
+    assert tiles.SERIAL_PLAN in built.captured_queries[0]["sql"]
+
+
+def test_tile_plans_stay_serial(parcels: dict[str, Parcel]) -> None:
+    """Even where the planner would rather run the tile query in parallel workers."""
+    x, y = tile_of(*centre(parcels["east2"]), 14)
+    sql, params = tiles.mvt_sql(tiles.layers()["parcels"], 14, x, y)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "
+            "SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 4"
+        )
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Gather" not in plan and "Parallel" not in plan, plan
