@@ -210,6 +210,20 @@ def update_versioned(
     return current
 
 
+def retire_versioned(obj: M, *, actor: Actor, reason: str) -> M:
+    """Make a current register object history (status ``historic``) at its present version:
+    the row stays, its ChangeRecord says who retired it, when and why."""
+    return update_versioned(
+        type(obj),
+        pk=obj.pk,
+        expected_version=obj.version,  # type: ignore[attr-defined]
+        changes={"status": Status.HISTORIC},
+        actor=actor,
+        reason=reason,
+        action=ChangeRecord.Action.RETIRE,
+    )
+
+
 # --- code allocation ---------------------------------------------------------------------
 
 
@@ -709,18 +723,6 @@ def _lock_current(codes: Sequence[str], expected_versions: Mapping[str, int]) ->
     return parcels
 
 
-def _retire_parcel(parcel: Parcel, *, actor: Actor, reason: str) -> None:
-    update_versioned(
-        Parcel,
-        pk=parcel.pk,
-        expected_version=parcel.version,
-        changes={"status": Status.HISTORIC},
-        actor=actor,
-        reason=reason,
-        action=ChangeRecord.Action.RETIRE,
-    )
-
-
 def _replace_contract_links(old: Sequence[Parcel], new: Sequence[Parcel], *, actor: Actor, reason: str) -> None:
     """Parcels that were under a current contract stay under it: the old CBDKXX rows become
     history, the new parcels get rows with their measured areas, and the contract's totals
@@ -737,15 +739,7 @@ def _replace_contract_links(old: Sequence[Parcel], new: Sequence[Parcel], *, act
         raise DomainError(f"地块分属不同的承包合同：{', '.join(sorted(contract_codes))}", code="contracts_differ")
     template = links[0]
     for link in links:
-        update_versioned(
-            ContractParcel,
-            pk=link.pk,
-            expected_version=link.version,
-            changes={"status": Status.HISTORIC},
-            actor=actor,
-            reason=reason,
-            action=ChangeRecord.Action.RETIRE,
-        )
+        retire_versioned(link, actor=actor, reason=reason)
     for parcel in new:
         create_versioned(
             ContractParcel(
@@ -843,7 +837,7 @@ def parcel_split(
             f"分割后有面积小于{MIN_PIECE_SQM}平方米的碎块（{small[0]}平方米），请调整分割线", code="sliver"
         )
     shapes = [GEOSGeometry(memoryview(wkb), srid=STORAGE_SRID) for wkb, _ in rows]
-    _retire_parcel(parcel, actor=actor, reason=reason)
+    retire_versioned(parcel, actor=actor, reason=reason)
     pieces = _new_parcels_from(parcel, shapes, actor=actor, reason=reason, operation="split", parents=[parcel])
     _replace_contract_links([parcel], pieces, actor=actor, reason=reason)
     return pieces
@@ -891,7 +885,7 @@ def parcel_merge(
     merged_shape = GEOSGeometry(memoryview(wkb), srid=STORAGE_SRID)
     largest = max(parcels, key=lambda p: p.surveyed_area)
     for parcel in parcels:
-        _retire_parcel(parcel, actor=actor, reason=reason)
+        retire_versioned(parcel, actor=actor, reason=reason)
     (merged,) = _new_parcels_from(
         largest, [merged_shape], actor=actor, reason=reason, operation="merge", parents=parcels
     )

@@ -30,7 +30,7 @@ from parcels.models import (
     RegisterBook,
 )
 from parcels.models.base import Status
-from parcels.services import Actor, create_versioned, sqm_to_mu, term_text, update_versioned
+from parcels.services import Actor, create_versioned, retire_versioned, sqm_to_mu, term_text, update_versioned
 
 RETIRE = ChangeRecord.Action.RETIRE
 HEAD_RELATIONS = ("01", "02")
@@ -63,15 +63,7 @@ def member_retire(*, actor: Actor, member_id: int, reason: str) -> FamilyMember:
     ensure_in_jurisdiction(actor, member.contractor_id)
     if member.status != Status.CURRENT:
         raise DomainError(f"家庭成员 {member.name} 已是历史记录")
-    return update_versioned(
-        FamilyMember,
-        pk=member.pk,
-        expected_version=member.version,
-        changes={"status": Status.HISTORIC},
-        actor=actor,
-        reason=reason,
-        action=RETIRE,
-    )
+    return retire_versioned(member, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -149,15 +141,7 @@ def contractor_retire(*, actor: Actor, contractor_code: str, reason: str) -> Con
         raise DomainError(f"承包方 {contractor.name} 还有现势承包合同，不能注销", code="contract_current")
     for member in _current_members(contractor_code):
         member_retire(actor=actor, member_id=member.pk, reason=reason)
-    return update_versioned(
-        Contractor,
-        pk=contractor.pk,
-        expected_version=contractor.version,
-        changes={"status": Status.HISTORIC},
-        actor=actor,
-        reason=reason,
-        action=RETIRE,
-    )
+    return retire_versioned(contractor, actor=actor, reason=reason)
 
 
 # --- parcel links and contracts ----------------------------------------------------------
@@ -169,15 +153,7 @@ def link_retire(*, actor: Actor, link_id: int, reason: str) -> ContractParcel:
     ensure_in_jurisdiction(actor, link.contract_id)
     if link.status != Status.CURRENT:
         raise DomainError(f"地块 {link.parcel_id} 已不在合同 {link.contract_id} 中")
-    return update_versioned(
-        ContractParcel,
-        pk=link.pk,
-        expected_version=link.version,
-        changes={"status": Status.HISTORIC},
-        actor=actor,
-        reason=reason,
-        action=RETIRE,
-    )
+    return retire_versioned(link, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -264,15 +240,7 @@ def contract_retire(*, actor: Actor, contract_code: str, reason: str) -> Contrac
         raise DomainError(f"承包合同 {contract_code} 已是历史记录")
     for link in ContractParcel.objects.filter(contract_id=contract_code, status=Status.CURRENT):
         link_retire(actor=actor, link_id=link.pk, reason=reason)
-    return update_versioned(
-        Contract,
-        pk=contract.pk,
-        expected_version=contract.version,
-        changes={"status": Status.HISTORIC},
-        actor=actor,
-        reason=reason,
-        action=RETIRE,
-    )
+    return retire_versioned(contract, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -309,15 +277,7 @@ def register_book_retire(*, actor: Actor, code: str, reason: str) -> RegisterBoo
     book = RegisterBook.objects.get(code=code)
     if book.status != Status.CURRENT:
         raise DomainError(f"登记簿 {code} 已注销")
-    return update_versioned(
-        RegisterBook,
-        pk=book.pk,
-        expected_version=book.version,
-        changes={"status": Status.HISTORIC},
-        actor=actor,
-        reason=reason,
-        action=RETIRE,
-    )
+    return retire_versioned(book, actor=actor, reason=reason)
 
 
 # --- certificates ------------------------------------------------------------------------
@@ -454,12 +414,4 @@ def parcel_retire(*, actor: Actor, code: str, reason: str) -> Parcel:
         raise DomainError(f"地块 {code} 已是历史地块")
     if ContractParcel.objects.filter(parcel_id=code, status=Status.CURRENT, contract__status=Status.CURRENT).exists():
         raise DomainError(f"地块 {code} 仍在现势承包合同中", code="parcel_contracted")
-    return update_versioned(
-        Parcel,
-        pk=parcel.pk,
-        expected_version=parcel.version,
-        changes={"status": Status.HISTORIC},
-        actor=actor,
-        reason=reason[:200],
-        action=RETIRE,
-    )
+    return retire_versioned(parcel, actor=actor, reason=reason[:200])
