@@ -61,10 +61,10 @@ class CollectiveAdmin(RegisterAdmin):
     search_fields = ("code", "name")
 
 
-class MemberInline(admin.TabularInline):
-    model = m.FamilyMember
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under their parent, never edited here (writes go through the services)."""
+
     extra = 0
-    fields = ("name", "sex", "relation", "id_type", "id_number", "remark", "status")
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -74,6 +74,11 @@ class MemberInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+class MemberInline(ReadOnlyInline):
+    model = m.FamilyMember
+    fields = ("name", "sex", "relation", "id_type", "id_number", "remark", "status")
 
 
 @admin.register(m.Contractor)
@@ -91,20 +96,10 @@ class ParcelAdmin(RegisterAdmin):
     search_fields = ("code", "name")
 
 
-class ContractParcelInline(admin.TabularInline):
+class ContractParcelInline(ReadOnlyInline):
     model = m.ContractParcel
     fk_name = "contract"
-    extra = 0
     fields = ("parcel", "contract_area", "contract_area_mu", "transfer_contract_code", "status")
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(m.Contract)
