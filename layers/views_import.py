@@ -32,6 +32,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import connections, transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -82,6 +83,14 @@ def _require_data_staff(request: HttpRequest) -> None:
         raise PermissionDenied("只有数据管理员可以导入汇交数据包（需要权限 data.manage）")
 
 
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (every view here is behind ``login_required``)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
 def _job_for(request: HttpRequest, pk: int) -> ImportJob:
     """A job the user may see: their own, or any for administrators."""
     _require_data_staff(request)
@@ -116,7 +125,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             for chunk in upload.chunks():
                 out.write(chunk)
         job = ImportJob.objects.create(
-            created_by=request.user,
+            created_by=_user(request),
             source_name=path.name,
             upload=str(path),
             strict=form.cleaned_data["strict"],
@@ -126,7 +135,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         )
         transaction.on_commit(lambda: start_job(job.pk))
         return redirect("layers_import:job", pk=job.pk)
-    jobs = ImportJob.objects.filter(created_by=request.user)[:20]
+    jobs = ImportJob.objects.filter(created_by=_user(request))[:20]
     return render(request, "layers/import.html", {"form": form, "jobs": jobs}, status=400 if form.errors else 200)
 
 

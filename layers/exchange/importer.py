@@ -269,7 +269,9 @@ def _binary_rows(m: int, columns: Sequence[_Column]) -> bytes:
     int32 length and the bytes. All vectorised: no Python per row."""
     n = len(columns)
     lengths = [np.maximum(c.lengths, 0) for c in columns]
-    row_bytes = 2 + 4 * n + np.sum(lengths, axis=0, dtype=np.int64) if lengths else np.full(m, 2, np.int64)
+    row_bytes = np.full(m, 2 + 4 * n, dtype=np.int64)
+    for length in lengths:
+        row_bytes += length
     row_start = np.zeros(m, dtype=np.int64)
     np.cumsum(row_bytes[:-1], out=row_start[1:])
     out = np.empty(int(row_bytes.sum()), dtype=np.uint8)
@@ -409,6 +411,9 @@ class PackageImporter:
                     self._load_all()
                 report.status = Status.LOADED
                 self._record_job()
+                commit_started = time.perf_counter()
+            # Leaving the block commits: the deferred foreign-key checks of every row run here.
+            report.timings["commit"] = time.perf_counter() - commit_started
         except Rejected:
             report.status = Status.REJECTED
         except DatabaseError as exc:
@@ -754,12 +759,10 @@ class PackageImporter:
         from layers.models import ImportJob
 
         report = self.report
-        last = (
-            ImportJob.objects.filter(county_code=county, state=ImportJob.State.LOADED)
-            .exclude(pk=self.job_id)
-            .order_by("-finished_at", "-pk")
-            .first()
-        )
+        earlier = ImportJob.objects.filter(county_code=county, state=ImportJob.State.LOADED)
+        if self.job_id is not None:
+            earlier = earlier.exclude(pk=self.job_id)
+        last = earlier.order_by("-finished_at", "-pk").first()
         if last is None or last.fingerprint != report.fingerprint:
             return False
         when = timezone.localtime(last.finished_at or last.created_at).strftime("%Y-%m-%d %H:%M")
@@ -1243,7 +1246,7 @@ class PackageImporter:
                 continue
             if not model_field.null:
                 checks.append((STRUCTURAL, "required", std, f"{source} IS NULL", f"必填字段 {std} 为空，无法保存"))
-            if kind == "DecimalField":
+            if isinstance(model_field, models.DecimalField):
                 digits = model_field.max_digits - model_field.decimal_places
                 checks.append(
                     (
@@ -1340,7 +1343,7 @@ class PackageImporter:
                 continue
             source = target.extra.get(model_field.column) or target.columns.get(model_field.column)
             related = model_field.related_model
-            if source is None or related is None or related._meta.label == "parcels.Region":
+            if source is None or not isinstance(related, type) or related._meta.label == "parcels.Region":
                 continue
             std = model_field.column.upper()
             found = self._staging_of(related)  # type: ignore[arg-type]
@@ -1517,18 +1520,18 @@ class PackageImporter:
         if dk is not None and dk.layer_plan is not None and dk.layer_plan.complete:
             self._check_parcels(cursor, dk)
         for name in ("JZD", "JZX"):
-            target = self.targets.get(name)
-            if target is None or dk is None or "dkbm" not in target.columns or "dkbm" not in dk.columns:
+            points = self.targets.get(name)
+            if points is None or dk is None or "dkbm" not in points.columns or "dkbm" not in dk.columns:
                 continue
             self._emit(
                 cursor,
-                f"SELECT s.part, {target.label}, c FROM {target.staging} s, "
-                f"LATERAL unnest(string_to_array(s.dkbm, '/')) AS c WHERE {target.where} AND c <> '' "
+                f"SELECT s.part, {points.label}, c FROM {points.staging} s, "
+                f"LATERAL unnest(string_to_array(s.dkbm, '/')) AS c WHERE {points.where} AND c <> '' "
                 f"AND NOT EXISTS (SELECT 1 FROM {dk.staging} d WHERE d.dkbm = c)",
                 [],
                 severity=QUALITY,
                 rule="reference",
-                target=target,
+                target=points,
                 message="DKBM 中的地块“{0}”在地块图层中不存在",
                 field="DKBM",
             )

@@ -206,7 +206,7 @@ def _discover_layers(package: Package, vector: Path, report: ImportReport) -> No
                 layer=layer,
             )
             continue
-        parts = ShapefileParts(
+        found = ShapefileParts(
             layer=layer,
             part=int(match.group("part") or 0),
             shp=shp,
@@ -217,7 +217,7 @@ def _discover_layers(package: Package, vector: Path, report: ImportReport) -> No
             county=match.group("county"),
             year=match.group("year"),
         )
-        package.layers.setdefault(layer, []).append(parts)
+        package.layers.setdefault(layer, []).append(found)
     for layer, parts in package.layers.items():
         parts.sort(key=lambda p: p.part)
         years = {p.year for p in parts}
@@ -664,7 +664,10 @@ def identify_crs(prj_text: str) -> GaussKruger:
             if abs(ellipsoid.semi_major_metre - a) < 0.01 and abs(ellipsoid.inverse_flattening - inv_f) < 1e-5:
                 datum = key  # type: ignore[assignment]
     operation = crs.coordinate_operation
-    params = {p.code: p.value for p in operation.params} if operation is not None else {}
+    # Numeric parameters only (EPSG codes of the parameters as keys).
+    params: dict[str, float] = {}
+    if operation is not None:
+        params = {p.code: float(p.value) for p in operation.params if isinstance(p.value, int | float)}
     method = (operation.method_name if operation is not None else "").lower()
     units = {axis.unit_name.lower() for axis in crs.axis_info}
     ok = (

@@ -93,6 +93,9 @@ class Versioned(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # No index: nothing looks rows up by author, and every register table would pay for
+        # one on each bulk import. Deleting a user (rare; accounts are deactivated) scans.
+        db_index=False,
     )
 
     class Meta:

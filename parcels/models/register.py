@@ -35,7 +35,6 @@ class Collective(Versioned):
         verbose_name = "发包方"
         verbose_name_plural = "发包方"
         ordering = ["code"]
-        indexes = [models.Index(fields=["code"], name="fbf_code_like", opclasses=["varchar_pattern_ops"])]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -76,7 +75,6 @@ class Contractor(Versioned):
         verbose_name = "承包方"
         verbose_name_plural = "承包方"
         ordering = ["code"]
-        indexes = [models.Index(fields=["code"], name="cbf_code_like", opclasses=["varchar_pattern_ops"])]
         constraints = [
             models.CheckConstraint(condition=Q(collective=Left("code", 14)), name="cbf_code_prefix_is_fbfbm"),
             models.CheckConstraint(condition=Q(member_count__gt=0), name="cbf_member_count_positive"),
@@ -149,7 +147,6 @@ class Contract(Versioned):
         verbose_name = "承包合同"
         verbose_name_plural = "承包合同"
         ordering = ["code"]
-        indexes = [models.Index(fields=["code"], name="cbht_code_like", opclasses=["varchar_pattern_ops"])]
         constraints = [
             models.CheckConstraint(condition=Q(term_start__lt=F("term_end")), name="cbht_term_in_order"),
             models.CheckConstraint(condition=Q(code__regex=r"^\d{18}[JQ]$"), name="cbht_code_format"),
@@ -169,12 +166,13 @@ class ContractParcel(Versioned):
         db_column="dkbm",
         on_delete=models.PROTECT,
         related_name="contract_links",
+        db_index=False,
     )
     collective = models.ForeignKey(
-        Collective, verbose_name="发包方", to_field="code", db_column="fbfbm", on_delete=models.PROTECT
+        Collective, verbose_name="发包方", to_field="code", db_column="fbfbm", on_delete=models.PROTECT, db_index=False
     )
     contractor = models.ForeignKey(
-        Contractor, verbose_name="承包方", to_field="code", db_column="cbfbm", on_delete=models.PROTECT
+        Contractor, verbose_name="承包方", to_field="code", db_column="cbfbm", on_delete=models.PROTECT, db_index=False
     )
     acquisition = coded("cbjyqqdfs", "承包经营权取得方式", "C.10", 3)
     contract_area = area_field("htmj", "确权（合同）面积")
@@ -185,6 +183,7 @@ class ContractParcel(Versioned):
         db_column="cbhtbm",
         on_delete=models.PROTECT,
         related_name="parcel_links",
+        db_index=False,
     )
     transfer_contract_code = text("lzhtbm", "流转合同代码", 18, required=False)
     register_code = text("cbjyqzbm", "承包经营权证（登记簿）代码", 19)
@@ -199,6 +198,15 @@ class ContractParcel(Versioned):
         verbose_name = "承包地块信息"
         verbose_name_plural = "承包地块信息"
         ordering = ["contract_id", "parcel_id"]
+        # Plain B-trees for the four code references (deletes and joins need them); Django's
+        # automatic ones would add a second, varchar_pattern_ops index to each, which nothing
+        # queries by prefix and every bulk import pays for.
+        indexes = [
+            models.Index(fields=["parcel"], name="cbdkxx_dkbm"),
+            models.Index(fields=["collective"], name="cbdkxx_fbfbm"),
+            models.Index(fields=["contractor"], name="cbdkxx_cbfbm"),
+            models.Index(fields=["contract"], name="cbdkxx_cbhtbm"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["contract", "parcel"], condition=Q(status="current"), name="cbdkxx_parcel_once_per_contract"
@@ -285,7 +293,6 @@ class RegisterBook(Versioned):
         verbose_name = "承包经营权登记簿"
         verbose_name_plural = "承包经营权登记簿"
         ordering = ["code"]
-        indexes = [models.Index(fields=["code"], name="djb_code_like", opclasses=["varchar_pattern_ops"])]
         constraints = [
             models.CheckConstraint(condition=Q(term_start__lt=F("term_end")), name="djb_term_in_order"),
         ]

@@ -44,7 +44,6 @@ class Parcel(Versioned):
         verbose_name_plural = "地块"
         ordering = ["code"]
         indexes = [
-            models.Index(fields=["code"], name="dk_code_like", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["status"], name="dk_status"),
         ]
         constraints = [
