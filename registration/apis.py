@@ -65,7 +65,9 @@ class CaseOutputSerializer(serializers.ModelSerializer):
 
 
 class CaseListApi(APIView):
-    """``GET /registration/api/cases?box=inbox|open|done|all&q=`` and ``POST`` (预申请)."""
+    """``GET /registration/api/cases?box=inbox|open|done|all&q=`` and ``POST`` (预申请).
+
+    Who: clerks and reviewers, cases of their jurisdiction; ``POST`` needs register.edit."""
 
     permission_classes = [HandlesRegistration]
 
@@ -88,12 +90,12 @@ class CaseListApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        case = services.case_create(actor=request.user, **serializer.validated_data)
+        case = services.case_create(actor=selectors.acting_user(request.user), **serializer.validated_data)
         return Response(CaseOutputSerializer(case).data, status=201)
 
 
 class CaseDetailApi(APIView):
-    """``GET /registration/api/cases/<number>``."""
+    """``GET /registration/api/cases/<number>``. Who: clerks and reviewers in jurisdiction (else 404)."""
 
     permission_classes = [HandlesRegistration]
 
@@ -105,7 +107,10 @@ class CaseDetailApi(APIView):
 class CaseActionApi(APIView):
     """``POST /registration/api/cases/<number>/<action>``: accept, prepare, preliminary,
     review, register, certify, close, reject (reason), withdraw (reason), sign (contract_code,
-    party, signer_name, signed_on)."""
+    party, signer_name, signed_on).
+
+    Who: clerks and reviewers in jurisdiction; the step's service refuses a role that may not
+    take it (403: review and register need register.review and not the accepting clerk)."""
 
     permission_classes = [HandlesRegistration]
 
@@ -125,20 +130,20 @@ class CaseActionApi(APIView):
     def post(self, request: Request, number: str, action: str) -> Response:
         case = selectors.case_get(user=request.user, number=number)
         base_url = request.build_absolute_uri("/")
-        actor, n = request.user, case.number
+        actor, n = selectors.acting_user(request.user), case.number
         if action in ("reject", "withdraw"):
-            s = self.ReasonSerializer(data=request.data)
-            s.is_valid(raise_exception=True)
+            reason = self.ReasonSerializer(data=request.data)
+            reason.is_valid(raise_exception=True)
             step = services.case_reject if action == "reject" else services.case_withdraw
-            step(actor=actor, number=n, reason=s.validated_data["reason"])
+            step(actor=actor, number=n, reason=reason.validated_data["reason"])
         elif action == "sign":
-            s = self.SignSerializer(data=request.data)
-            s.is_valid(raise_exception=True)
-            services.case_sign(actor=actor, number=n, **s.validated_data)
+            sign = self.SignSerializer(data=request.data)
+            sign.is_valid(raise_exception=True)
+            services.case_sign(actor=actor, number=n, **sign.validated_data)
         elif action == "certify":
-            s = self.CertifySerializer(data=request.data)
-            s.is_valid(raise_exception=True)
-            services.case_certify(actor=actor, number=n, **s.validated_data)
+            certify = self.CertifySerializer(data=request.data)
+            certify.is_valid(raise_exception=True)
+            services.case_certify(actor=actor, number=n, **certify.validated_data)
         elif action == "accept":
             services.case_accept(actor=actor, number=n)
         elif action == "prepare":
@@ -190,7 +195,8 @@ class ArchiveOutputSerializer(serializers.ModelSerializer):
 
 
 class ArchiveSearchApi(APIView):
-    """``GET /registration/api/archive?q=&date_from=&date_to=&kind=``."""
+    """``GET /registration/api/archive?q=&date_from=&date_to=&kind=``. Who: clerks and
+    reviewers, documents of their jurisdiction."""
 
     permission_classes = [HandlesRegistration]
 
@@ -208,7 +214,8 @@ class ArchiveSearchApi(APIView):
 
 
 class ArchiveVerifyApi(APIView):
-    """``POST /registration/api/archive/<id>/verify``: recompute the stored file's SHA-256."""
+    """``POST /registration/api/archive/<id>/verify``: recompute the stored file's SHA-256.
+    Who: clerks and reviewers, documents of their jurisdiction (else 404)."""
 
     permission_classes = [HandlesRegistration]
 

@@ -45,6 +45,7 @@ from django.db import connection
 from django.utils import timezone
 
 from gisapp.errors import DomainError
+from gisapp.privacy import mask_name
 from parcels import coding
 from parcels import services as register
 from parcels.models import (
@@ -199,14 +200,16 @@ def _contractor(code: str, label: str) -> Contractor:
     if contractor is None:
         raise DomainError(f"{label} {code} 不存在", code="contractor_missing")
     if contractor.status != Status.CURRENT:
-        raise DomainError(f"{label} {contractor.name}（{code}）已注销", code="contractor_historic")
+        raise DomainError(f"{label} {mask_name(contractor.name)}（{code}）已注销", code="contractor_historic")
     return contractor
 
 
 def _current_contract(contractor: Contractor, label: str) -> Contract:
     contract = Contract.objects.filter(contractor_id=contractor.code, status=Status.CURRENT).first()
     if contract is None:
-        raise DomainError(f"{label} {contractor.name} 没有现势承包合同", code="no_contract")
+        raise DomainError(
+            f"{label} {mask_name(contractor.name)}（{contractor.code}）没有现势承包合同", code="no_contract"
+        )
     return contract
 
 
@@ -248,10 +251,12 @@ def _both_sides(
 
 
 def _contract_parcels_of(contractor_code: str) -> list[str]:
+    # ``parcel__code``, not ``parcel_id``: the same column (Django drops the join to the FK's
+    # to_field), but django-stubs types ``_id`` of a to_field FK as the target's integer pk.
     return list(
         ContractParcel.objects.filter(
             contractor_id=contractor_code, status=Status.CURRENT, contract__status=Status.CURRENT
-        ).values_list("parcel_id", flat=True)
+        ).values_list("parcel__code", flat=True)
     )
 
 
@@ -357,7 +362,7 @@ def _registered(ctx: Context, outcome: Outcome, contract_code: str, *, new: bool
         note=f"{ctx.on:%Y年%m月%d日}{ctx.case.get_business_type_display()}，业务流水号{ctx.case.number}",
     )
     outcome.books[contract_code] = "changed"
-    valid = Certificate.objects.filter(register_book_id=contract_code, state=Certificate.State.VALID).exists()
+    valid = Certificate.objects.filter(register_book__code=contract_code, state=Certificate.State.VALID).exists()
     outcome.certificates[contract_code] = "replace" if valid else "issue"
 
 
@@ -384,7 +389,7 @@ def _end_contract(ctx: Context, outcome: Outcome, contract_code: str) -> None:
     if book is not None:
         writes.register_book_retire(actor=ctx.actor, code=contract_code, reason=ctx.reason)
         outcome.books[contract_code] = "retired"
-    if Certificate.objects.filter(register_book_id=contract_code, state=Certificate.State.VALID).exists():
+    if Certificate.objects.filter(register_book__code=contract_code, state=Certificate.State.VALID).exists():
         writes.certificate_cancel(
             actor=ctx.actor, register_code=contract_code, reason=ctx.reason[:200], cancelled_on=ctx.on
         )
@@ -528,7 +533,7 @@ def _link_areas(contractor_codes: Iterable[str]) -> dict[str, Decimal]:
     return dict(
         ContractParcel.objects.filter(
             contractor_id__in=list(contractor_codes), status=Status.CURRENT, contract__status=Status.CURRENT
-        ).values_list("parcel_id", "contract_area")
+        ).values_list("parcel__code", "contract_area")
     )
 
 
@@ -638,7 +643,10 @@ def _initial(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> None:
         raise DomainError("家庭承包方式的承包方必须是农户", code="kind_item")
     code = coding.make_contract_code(contractor.code, method)
     if Contract.objects.filter(contractor_id=contractor.code, status=Status.CURRENT).exists():
-        raise DomainError(f"承包方 {contractor.name} 已有现势承包合同，请办理变更登记", code="contract_exists")
+        raise DomainError(
+            f"承包方 {mask_name(contractor.name)}（{contractor.code}）已有现势承包合同，请办理变更登记",
+            code="contract_exists",
+        )
     register.contract_create(
         actor=ctx.actor,
         contractor_code=contractor.code,
@@ -988,7 +996,9 @@ def _household_merge(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> No
     _same_collective(target, *merged)
     for household in [target, *merged]:
         if household.kind != Contractor.Kind.HOUSEHOLD:
-            raise DomainError(f"只有农户可以合户：{household.name} 不是农户", code="kind_item")
+            raise DomainError(
+                f"只有农户可以合户：{mask_name(household.name)}（{household.code}）不是农户", code="kind_item"
+            )
     before_links = _link_areas([target.code, *merged_codes])
     before = _held_area([target.code, *merged_codes])
     target_contract = Contract.objects.filter(contractor_id=target.code, status=Status.CURRENT).first()

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from gisapp.privacy import mask_id_number
 from parcels.models import CodeItem, FamilyMember
 from parcels.models.base import Status
 from registration.models import ArchiveDocument, BusinessItem, ContractSignature
@@ -99,7 +100,9 @@ class CaseForm(forms.Form):
 
     def __init__(self, *args: Any, collectives: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["collective_code"].choices = collectives
+        collective = self.fields["collective_code"]
+        assert isinstance(collective, forms.ChoiceField)
+        collective.choices = collectives
         self.fields["term_start"].initial = timezone.localdate()
 
     def _member_id(self, contractor: str, id_number: str, label: str) -> int:
@@ -107,16 +110,19 @@ class CaseForm(forms.Form):
             contractor_id=contractor, id_number=id_number, status=Status.CURRENT
         ).first()
         if member is None:
-            raise forms.ValidationError(f"{label}：证件号码 {id_number} 不是承包方 {contractor} 的现有家庭成员")
+            raise forms.ValidationError(
+                f"{label}：证件号码 {mask_id_number(id_number)} 不是承包方 {contractor} 的现有家庭成员"
+            )
         return member.pk
 
     def _members(self, text: str) -> list[dict[str, str]]:
         relations = set(CodeItem.objects.filter(table="GB4761").values_list("code", flat=True))
         rows = []
-        for line in _lines(text):
+        for number, line in enumerate(_lines(text), start=1):
             cells = _cells(line)
             if len(cells) != 4 or cells[1] not in SEX or cells[3] not in relations:
-                raise forms.ValidationError(f"家庭成员格式应为“姓名,性别,证件号码,与户主关系代码”：{line}")
+                # the line is named by its number: it holds a name and an ID number
+                raise forms.ValidationError(f"家庭成员格式应为“姓名,性别,证件号码,与户主关系代码”（第 {number} 行）")
             rows.append({"name": cells[0], "sex": SEX[cells[1]], "id_number": cells[2], "relation": cells[3]})
         return rows
 

@@ -11,6 +11,7 @@ only points at it (by the standard's codes) and at the ChangeRecords its registr
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Left
@@ -82,7 +83,8 @@ OPEN_STATES = frozenset(
 )
 
 
-def _user_fk(verbose: str) -> models.ForeignKey:
+def _user_fk(verbose: str) -> models.ForeignKey[User | None, User | None]:
+    """Who took a step: empty until the step is taken (AUTH_USER_MODEL is Django's ``User``)."""
     return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=verbose,

@@ -284,7 +284,7 @@ def register_book_retire(*, actor: Actor, code: str, reason: str) -> RegisterBoo
 
 
 def _valid_certificate(register_code: str, action: str) -> Certificate:
-    certificate = Certificate.objects.filter(register_book_id=register_code).first()
+    certificate = Certificate.objects.filter(register_book__code=register_code).first()
     if certificate is None:
         raise DomainError(f"登记簿 {register_code} 尚未发证，不能{action}", code="no_certificate")
     if certificate.state == Certificate.State.CANCELLED:

@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth import models as auth
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -48,6 +50,15 @@ PRINTABLE = frozenset({"application/pdf"})
 
 def may_handle(user: User | None) -> bool:
     return has_capability(user, "register.edit") or has_capability(user, "register.review")
+
+
+def acting_user(user: User | None) -> auth.User:
+    """The signed-in clerk or reviewer who takes a step. Pages and APIs ask after their
+    ``may_handle`` check, so nobody else gets here; should someone, they are refused rather
+    than handed to a service, which would take ``None`` for the system."""
+    if not isinstance(user, auth.User):
+        raise PermissionDenied("请先登录")
+    return user
 
 
 def visible_cases(user: User | None) -> QuerySet[Case]:
@@ -138,7 +149,7 @@ def case_actions(*, user: User | None, case: Case) -> list[Action]:
 
 def latest_documents(cases_documents: QuerySet[ArchiveDocument]) -> list[ArchiveDocument]:
     docs = list(cases_documents.filter(superseded_by__isnull=True).select_related("author"))
-    order = {kind: i for i, kind in enumerate(DOCUMENT_ORDER)}
+    order: dict[str, int] = {kind: i for i, kind in enumerate(DOCUMENT_ORDER)}
     return sorted(docs, key=lambda d: (order.get(d.kind, 99), d.register_code, d.pk))
 
 
@@ -241,7 +252,7 @@ def verification(token: str) -> PublicVerification | None:
     certificate = "未发证"
     parcel_count, total, term = 0, None, ""
     if registered and contract is not None:
-        cert = Certificate.objects.filter(register_book_id=contract.code).first()
+        cert = Certificate.objects.filter(register_book__code=contract.code).first()
         if cert is not None:
             certificate = cert.get_state_display()
         links = ContractParcel.objects.filter(contract_id=contract.code, status=Status.CURRENT)

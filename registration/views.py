@@ -1,6 +1,11 @@
 """The registration pages (Chinese): inbox and case list, new case (pre-application), case
 detail with its step buttons, print centre, archive search, and the public verification
-page of a contract. Thin: selectors read, services write, errors become messages."""
+page of a contract. Thin: selectors read, services write, errors become messages.
+
+Who may open them: every page but ``verify`` is for signed-in clerks and reviewers
+(register.edit / register.review, ``handles_registration``) and shows only cases and
+documents of their jurisdiction (others get 404); each step's service checks the capability
+the step needs (403). The public is sent to log in; other roles get 403."""
 
 from __future__ import annotations
 
@@ -10,12 +15,15 @@ from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
+from django import forms
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pypdf import PdfWriter
 
@@ -27,14 +35,14 @@ from registration.archive import archive_read, archive_verify
 from registration.forms import ArchiveSearchForm, AttachForm, CaseForm, CertifyForm, ReasonForm, SignForm
 from registration.models import ArchiveDocument, BusinessItem, Case
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def handles_registration(view: View) -> View:
     """Signed-in clerks and reviewers only: the public is sent to log in, other roles get 403."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not selectors.may_handle(request.user):
@@ -48,7 +56,12 @@ def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")
 
 
-def _fail(request: HttpRequest, error: DomainError, back: str) -> HttpResponse:
+def _errors(form: forms.Form) -> str:
+    """A bound form's error messages in one line."""
+    return "；".join(e["message"] for errors in form.errors.get_json_data().values() for e in errors)
+
+
+def _fail(request: HttpRequest, error: DomainError, back: str) -> HttpResponseBase:
     if error.http_status == 403:
         raise PermissionDenied(error.message)
     messages.error(request, error.message)
@@ -58,6 +71,7 @@ def _fail(request: HttpRequest, error: DomainError, back: str) -> HttpResponse:
 @require_GET
 @handles_registration
 def case_list(request: HttpRequest) -> HttpResponse:
+    """The inbox (待办) and the case lists: clerks and reviewers, cases of their jurisdiction."""
     box = request.GET.get("box", "inbox")
     if box not in ("inbox", "open", "done", "all"):
         box = "inbox"
@@ -77,7 +91,9 @@ def _collectives(request: HttpRequest) -> list[tuple[str, str]]:
 
 @require_http_methods(["GET", "POST"])
 @handles_registration
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: HttpRequest) -> HttpResponseBase:
+    """预申请 form: clerks (register.edit; the service refuses reviewers), for the collectives
+    of their jurisdiction."""
     collectives = _collectives(request)
     if request.method == "POST":
         form = CaseForm(request.POST, collectives=collectives)
@@ -85,7 +101,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
             d = form.cleaned_data
             try:
                 case = services.case_create(
-                    actor=request.user,
+                    actor=selectors.acting_user(request.user),
                     item=d["item"],
                     collective_code=d["collective_code"],
                     applicant_name=d["applicant_name"],
@@ -110,6 +126,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 @require_GET
 @handles_registration
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
+    """A case with its steps and the buttons the user may press: clerks and reviewers in jurisdiction."""
     case = selectors.case_get(user=request.user, number=number)
     return render(
         request,
@@ -131,16 +148,17 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-ACTIONS = {
-    "accept": lambda r, n: services.case_accept(actor=r.user, number=n),
-    "prepare": lambda r, n: services.case_prepare_contracts(actor=r.user, number=n, base_url=_base_url(r)),
-    "preliminary": lambda r, n: services.case_preliminary(actor=r.user, number=n, comment=r.POST.get("comment", "")),
-    "review": lambda r, n: services.case_review(actor=r.user, number=n, comment=r.POST.get("comment", "")),
-    "register": lambda r, n: services.case_register(actor=r.user, number=n, base_url=_base_url(r)),
-    "close": lambda r, n: services.case_close(actor=r.user, number=n),
-    "documents": lambda r, n: services.case_file_documents(actor=r.user, number=n, base_url=_base_url(r)),
-    "reject": lambda r, n: services.case_reject(actor=r.user, number=n, reason=r.POST.get("reason", "")),
-    "withdraw": lambda r, n: services.case_withdraw(actor=r.user, number=n, reason=r.POST.get("reason", "")),
+# The steps without a form of their own: (request, actor, case number) -> the service's result.
+ACTIONS: dict[str, Callable[[HttpRequest, User, str], object]] = {
+    "accept": lambda r, u, n: services.case_accept(actor=u, number=n),
+    "prepare": lambda r, u, n: services.case_prepare_contracts(actor=u, number=n, base_url=_base_url(r)),
+    "preliminary": lambda r, u, n: services.case_preliminary(actor=u, number=n, comment=r.POST.get("comment", "")),
+    "review": lambda r, u, n: services.case_review(actor=u, number=n, comment=r.POST.get("comment", "")),
+    "register": lambda r, u, n: services.case_register(actor=u, number=n, base_url=_base_url(r)),
+    "close": lambda r, u, n: services.case_close(actor=u, number=n),
+    "documents": lambda r, u, n: services.case_file_documents(actor=u, number=n, base_url=_base_url(r)),
+    "reject": lambda r, u, n: services.case_reject(actor=u, number=n, reason=r.POST.get("reason", "")),
+    "withdraw": lambda r, u, n: services.case_withdraw(actor=u, number=n, reason=r.POST.get("reason", "")),
 }
 DONE = {
     "accept": "已受理",
@@ -158,21 +176,26 @@ DONE = {
 
 @require_POST
 @handles_registration
-def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
+def case_action(request: HttpRequest, number: str, action: str) -> HttpResponseBase:
+    """One step of a case (``ACTIONS`` and 缮证发证): clerks and reviewers in jurisdiction; the
+    step's service refuses a role that may not take it (403) and a step out of order."""
     case = selectors.case_get(user=request.user, number=number)
+    actor = selectors.acting_user(request.user)
     back = reverse("registration:case-detail", args=[case.number])
     try:
         if action == "certify":
             form = CertifyForm(request.POST)
-            form.is_valid()
+            if not form.is_valid():
+                messages.error(request, "领取人信息有误：" + _errors(form))
+                return redirect(back)
             services.case_certify(
-                actor=request.user,
+                actor=actor,
                 number=case.number,
                 collector_name=form.cleaned_data.get("collector_name", ""),
                 collector_id_number=form.cleaned_data.get("collector_id_number", ""),
             )
         elif action in ACTIONS:
-            ACTIONS[action](request, case.number)
+            ACTIONS[action](request, actor, case.number)
         else:
             raise Http404("未知的操作")
     except DomainError as error:
@@ -183,18 +206,20 @@ def case_action(request: HttpRequest, number: str, action: str) -> HttpResponse:
 
 @require_POST
 @handles_registration
-def case_sign(request: HttpRequest, number: str) -> HttpResponse:
+def case_sign(request: HttpRequest, number: str) -> HttpResponseBase:
+    """签字确认 of one party: clerks (register.edit) in jurisdiction."""
     case = selectors.case_get(user=request.user, number=number)
+    actor = selectors.acting_user(request.user)
     back = reverse("registration:case-detail", args=[case.number])
     form = SignForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "签字信息不完整：" + "；".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, "签字信息不完整：" + _errors(form))
         return redirect(back)
     d = form.cleaned_data
     upload = d.get("image")
     try:
         services.case_sign(
-            actor=request.user,
+            actor=actor,
             number=case.number,
             contract_code=d["contract_code"],
             party=d["party"],
@@ -211,8 +236,10 @@ def case_sign(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_POST
 @handles_registration
-def case_attach(request: HttpRequest, number: str) -> HttpResponse:
+def case_attach(request: HttpRequest, number: str) -> HttpResponseBase:
+    """上传附件 (PDF or JPEG scan) to an open case: clerks (register.edit) in jurisdiction."""
     case = selectors.case_get(user=request.user, number=number)
+    actor = selectors.acting_user(request.user)
     back = reverse("registration:case-detail", args=[case.number])
     form = AttachForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -221,7 +248,7 @@ def case_attach(request: HttpRequest, number: str) -> HttpResponse:
     d = form.cleaned_data
     try:
         services.case_attach(
-            actor=request.user,
+            actor=actor,
             number=case.number,
             content=d["file"].read(),
             filename=d["file"].name,
@@ -238,6 +265,7 @@ def case_attach(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 @handles_registration
 def print_centre(request: HttpRequest, number: str) -> HttpResponse:
+    """The documents of a case to print: clerks and reviewers in jurisdiction."""
     case = selectors.case_get(user=request.user, number=number)
     documents = selectors.case_documents(case)
     printable = [d for d in documents if d.content_type in selectors.PRINTABLE]
@@ -251,7 +279,8 @@ def print_centre(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 @handles_registration
 def print_all(request: HttpRequest, number: str) -> HttpResponse:
-    """Every printable document of the case in one PDF, in print order."""
+    """Every printable document of the case in one PDF, in print order: clerks and reviewers
+    in jurisdiction."""
     case = selectors.case_get(user=request.user, number=number)
     printable = [d for d in selectors.case_documents(case) if d.content_type in selectors.PRINTABLE]
     if not printable:
@@ -268,7 +297,8 @@ def print_all(request: HttpRequest, number: str) -> HttpResponse:
 
 @require_GET
 @handles_registration
-def document_file(request: HttpRequest, pk: int) -> HttpResponse:
+def document_file(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """An archived file as stored: clerks and reviewers, documents of their jurisdiction."""
     document = selectors.document_get(user=request.user, pk=pk)
     response = FileResponse(io.BytesIO(archive_read(document)), content_type=document.content_type)
     disposition = "attachment" if request.GET.get("download") else "inline"
@@ -279,18 +309,24 @@ def document_file(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @handles_registration
-def document_verify(request: HttpRequest, pk: int) -> HttpResponse:
+def document_verify(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """Recompute an archived file's SHA-256: clerks and reviewers, documents of their
+    jurisdiction. ``next`` may only lead back into this site."""
     document = selectors.document_get(user=request.user, pk=pk)
     result = archive_verify(document)
     (messages.success if result.ok else messages.error)(
         request, f"{document.title} v{document.version}：{result.message}"
     )
-    return redirect(request.POST.get("next") or reverse("registration:archive") + f"?q={document.sha256}")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = reverse("registration:archive") + f"?q={document.sha256}"
+    return redirect(back)
 
 
 @require_GET
 @handles_registration
 def archive(request: HttpRequest) -> HttpResponse:
+    """Archive search by code, name and date: clerks and reviewers, documents of their jurisdiction."""
     form = ArchiveSearchForm(request.GET or None)
     documents: list[ArchiveDocument] = []
     searched = False
@@ -320,6 +356,7 @@ def verify(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 @handles_registration
 def case_message(request: HttpRequest, number: str) -> HttpResponse:
+    """The platform message (XML) of a registered case: clerks and reviewers in jurisdiction."""
     case: Case = selectors.case_get(user=request.user, number=number)
     message = getattr(case, "message", None)
     if message is None:

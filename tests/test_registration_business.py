@@ -543,3 +543,28 @@ def test_201_202_203_certificate_business(village: dict[str, Any]) -> None:
 
 def test_certificate_business_needs_an_existing_book(village: dict[str, Any]) -> None:
     refused(village, "2011", {"register_code": "3101511010010100009J", "reason": "遗失"}, "不存在", until="accept")
+
+
+# --- personal data in refusals -----------------------------------------------------------
+
+
+def refusal(v: dict[str, Any], item: str, proposal: dict[str, Any]) -> str:
+    """The message of a refused pre-application (rolled back with it)."""
+    with pytest.raises(DomainError) as raised, transaction.atomic():
+        run(v, item, proposal, until="accept")
+    return raised.value.message
+
+
+def test_refusals_name_a_household_by_masked_name_and_code(village: dict[str, Any]) -> None:
+    """Refusals reach pages, API responses and message cookies: a household is named by its
+    masked name and its code, never by the full name (README: personal data)."""
+    a, b, free = village["a"], village["b"], village["parcels"][5]
+    existing = {"contractor_code": a, "method": "110", "term_start": "2024-01-01", "parcels": [free]}
+    message = refusal(village, "1011", existing)
+    assert f"承包方 张*（{a}）已有现势承包合同" in message and "张三" not in message
+    c = testing.household(GROUP, "赵六", C_ID)  # no contract
+    message = refusal(village, "1021", {"transferor": c.code, "transferee": b})
+    assert f"转出方 赵*（{c.code}）没有现势承包合同" in message and "赵六" not in message
+    run(village, "1072", {"contractor_code": b, "cause": "农户消亡"})
+    message = refusal(village, "1021", {"transferor": a, "transferee": b})
+    assert f"受让方 王*（{b}）已注销" in message and "王五" not in message

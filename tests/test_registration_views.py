@@ -88,13 +88,14 @@ def endpoints(case: Case) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize(
-    "who", ["anonymous", "surveyor", "department", "other_village_clerk", "other_village_reviewer"]
+    "who", ["anonymous", "surveyor", "data_staff", "department", "other_village_clerk", "other_village_reviewer"]
 )
 def test_everyone_else_is_refused_everywhere(who: str, case: Case, make_user: Any) -> None:
     client = Client()
     if who != "anonymous":
         role, region = {
             "surveyor": ("surveyor", TOWN),
+            "data_staff": ("data_staff", TOWN),
             "department": ("department", TOWN),
             "other_village_clerk": ("clerk", OTHER_VILLAGE),
             "other_village_reviewer": ("reviewer", OTHER_VILLAGE),
@@ -241,3 +242,95 @@ def test_uploads_through_the_page(case: Case, village: dict[str, Any], client: C
     served = client.get(f"/registration/documents/{document.pk}")
     assert b"".join(served.streaming_content) == PDF and served["X-Content-SHA256"] == document.sha256
     assert testing  # builders imported for the shared fixture
+
+
+def test_acting_user_refuses_anyone_not_signed_in() -> None:
+    """Services take ``None`` for the system: a request's anonymous user never becomes one."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.exceptions import PermissionDenied
+
+    from registration.selectors import acting_user
+
+    with pytest.raises(PermissionDenied):
+        acting_user(AnonymousUser())
+    with pytest.raises(PermissionDenied):
+        acting_user(None)
+
+
+def test_verify_redirects_only_within_the_site(case: Case, village: dict[str, Any], client: Client) -> None:
+    client.force_login(village["clerk"])
+    document = case.documents.get()
+    url = f"/registration/documents/{document.pk}/verify"
+    for elsewhere in ("https://evil.example/phish", "//evil.example/phish", "javascript:alert(1)"):
+        response = client.post(url, {"next": elsewhere})
+        assert response.status_code == 302
+        assert response["Location"] == f"/registration/archive?q={document.sha256}", elsewhere
+    back = f"/registration/archive?q={case.number}"
+    assert client.post(url, {"next": back})["Location"] == back
+
+
+def registered(village: dict[str, Any]) -> Case:
+    """A registered (登簿) initial registration, waiting for 缮证发证."""
+    created = services.case_create(
+        actor=village["clerk"],
+        item="1011",
+        collective_code=GROUP,
+        applicant_name="赵六",
+        applicant_id_number=C_ID,
+        proposal={
+            "new_contractor": new_household(),
+            "method": "110",
+            "term_start": "2024-01-01",
+            "parcels": [village["parcels"][5]],
+        },
+    )
+    return testing.walk(created, clerk=village["clerk"], reviewer=village["reviewer"], until="register")
+
+
+def test_certify_with_bad_collector_details_is_refused_and_changes_nothing(
+    village: dict[str, Any], client: Client
+) -> None:
+    """An invalid collector (领取人) is an error, not silently replaced by the applicant."""
+    from parcels.models import Certificate
+
+    case = registered(village)
+    book = case.result["contracts"].popitem()[0]
+    client.force_login(village["clerk"])
+    page = client.post(
+        f"/registration/cases/{case.number}/do/certify",
+        {"collector_name": "钱" * 51, "collector_id_number": C_ID},
+        follow=True,
+    )
+    assert "领取人信息有误" in page.content.decode()
+    case.refresh_from_db()
+    assert case.state == CaseState.REGISTERED and not Certificate.objects.filter(register_book_id=book).exists()
+    page = client.post(
+        f"/registration/cases/{case.number}/do/certify",
+        {"collector_name": "钱芳", "collector_id_number": C_ID},
+        follow=True,
+    )
+    assert "权证已缮制发放" in page.content.decode()
+    assert Certificate.objects.get(register_book_id=book).collector_name == "钱芳"
+
+
+def test_form_errors_do_not_repeat_id_numbers(village: dict[str, Any], client: Client) -> None:
+    """The form shows back what the clerk typed; its error messages name no ID number."""
+    client.force_login(village["clerk"])
+    fields = {
+        "collective_code": GROUP,
+        "applicant_name": "张三",
+        "applicant_id_type": "1",
+        "applicant_id_number": business_tests.A_ID,
+    }
+    stranger = "310151199909099999"
+
+    def errors(data: dict[str, str]) -> str:
+        response = client.post("/registration/cases/new", fields | data)
+        assert response.status_code == 200
+        return " ".join(response.context["form"].non_field_errors())
+
+    message = errors({"item": "1031", "contractor_code": village["a"], "members_out": stranger})
+    assert "证件号码 310151********9999 不是承包方" in message and stranger not in message
+    message = errors({"item": "1011", "members": f"钱芳,不详,{stranger},10"})  # 性别 must be 男/女/1/2
+    assert "家庭成员格式" in message and "第 1 行" in message and stranger not in message and "钱芳" not in message
+    assert not Case.objects.exists()

@@ -7,8 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
-
+from gisapp.config import config
 from parcels.models import (
     Certificate,
     Collective,
@@ -24,7 +23,7 @@ from parcels.models.base import Status
 from parcels.selectors import code_names
 from parcels.services import LONG_TERM_END, sqm_to_mu
 
-MU_DECIMALS = int(settings.NONGDI["MU_DECIMALS"])
+MU_DECIMALS = config().mu_decimals
 
 
 @dataclass(frozen=True)
@@ -172,5 +171,5 @@ def load_entry(code: str) -> Entry:
         total_area=total,
         total_area_mu=sqm_to_mu(total),
         book=RegisterBook.objects.filter(code=code).first(),
-        certificate=Certificate.objects.filter(register_book_id=code).first(),
+        certificate=Certificate.objects.filter(register_book__code=code).first(),
     )

@@ -92,7 +92,7 @@ def _shapes(code: str) -> tuple[list[tuple[str, str, bool, GEOSGeometry]], Decim
 
 def _polygons(geom: GEOSGeometry) -> list[Polygon]:
     if isinstance(geom, MultiPolygon):
-        return list(geom)
+        return [part for part in geom if isinstance(part, Polygon)]  # every part is one
     if isinstance(geom, Polygon):
         return [geom]
     return []
