@@ -1,7 +1,11 @@
 """One error format for every API: ``{"error": {"code": ..., "message": ..., "details": ...}}``.
 
 ``code`` is stable for programs, ``message`` is for people (Chinese), ``details`` carries
-field errors or, for a stale write, who changed the object and when."""
+field errors or, for a stale write, who changed the object and when.
+
+A service's ``DomainError`` answers its own ``http_status``: 400 for refused input, 403
+``out_of_jurisdiction``, 404 ``not_found`` (``NotFoundError``: an unknown code, named in the
+message), 409 ``stale`` (``StaleObjectError``)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,14 @@ class StaleObjectError(DomainError):
     http_status = 409
 
 
+class NotFoundError(DomainError):
+    """The object a service was asked to change does not exist (an unknown code); the message
+    names the code."""
+
+    code = "not_found"
+    http_status = 404
+
+
 class OutOfJurisdictionError(DomainError):
     code = "out_of_jurisdiction"
     http_status = 403

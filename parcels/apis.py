@@ -655,7 +655,8 @@ class EditorParcelUpdateApi(APIView):
     ``{"expected_version": n, "geometry": <Polygon>?, "attributes": {…}?, "reason": "…"?}``.
     A new shape is re-measured and checked for overlaps (400 ``parcel_overlap``); empty 四至 are
     filled from the neighbours. A parcel changed by someone else since version n is refused
-    with 409 ``stale``: "地块已被 X 于 T 修改…".
+    with 409 ``stale``: "地块已被 X 于 T 修改…"; an unknown DKBM answers 404 ``not_found``
+    (``parcels.services.parcel_update`` raises ``NotFoundError``).
 
     Who may call it: ``parcel.edit`` (surveyor, administrator), in their jurisdiction.
     """
@@ -672,8 +673,6 @@ class EditorParcelUpdateApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ensure_in_jurisdiction(request.user, code)
-        if not Parcel.objects.filter(code=code).exists():
-            raise NotFound(f"地块 {code} 不存在")
         geometry = data.validated_data.get("geometry")
         attrs = _service_attributes(data.validated_data["attributes"])
         area_srid = services.area_srid_for(code)
@@ -693,35 +692,14 @@ class EditorParcelUpdateApi(APIView):
         return _written(request, [code], boundaries=boundaries)
 
 
-def _sizhi_for_new(user: Any, parcels: list[Parcel], *, reason: str) -> list[str]:
-    """New parcels of a split or merge get their 四至 from their (new) neighbours."""
-    codes = []
-    for parcel in parcels:
-        suggestion = suggest_sizhi(
-            geom=parcel.geom, exclude=[parcel.code], area_srid=services.area_srid_for(parcel.code)
-        )
-        changes: dict[str, Any] = {
-            ATTRIBUTE_FIELDS[column]: text for column, text in _sizhi_columns(suggestion.texts()).items() if text
-        }
-        if changes:
-            services.parcel_update(
-                actor=user, code=parcel.code, expected_version=parcel.version, reason=reason, **changes
-            )
-        codes.append(parcel.code)
-    return codes
-
-
-def _sizhi_columns(texts: dict[str, str | None]) -> dict[str, str | None]:
-    return {SIZHI_COLUMNS[side]: text for side, text in texts.items()}
-
-
 class EditorParcelSplitApi(APIView):
     """``POST /api/editor/parcels/<dkbm>/split`` — split a parcel by a line drawn across it:
     ``{"expected_version": n, "line": <LineString>}``. The pieces get new DKBMs, measured
     areas, the old parcel's attributes and 四至 from their neighbours; the old parcel becomes
     history, linked to its pieces (``parcels.services.parcel_split``). Answers the pieces.
     400 ``split_no_effect`` / ``sliver`` for a line that does not cut it cleanly; 409
-    ``stale`` for an old version.
+    ``stale`` for an old version; 404 ``not_found`` for an unknown DKBM. The 四至 are the
+    service's, written in the same transaction: the pieces answer at version 1.
 
     Who may call it: ``parcel.edit`` (surveyor, administrator), in their jurisdiction.
     """
@@ -745,7 +723,7 @@ class EditorParcelSplitApi(APIView):
                 line=data.validated_data["line"],
                 reason=reason,
             )
-            codes = _sizhi_for_new(_actor(request), pieces, reason="四至自动填写（分割）")
+            codes = [piece.code for piece in pieces]
             boundaries = _regenerate_boundaries([code, *codes])
         return _written(request, codes, boundaries=boundaries, status_code=201)
 
@@ -755,7 +733,8 @@ class EditorParcelMergeApi(APIView):
     ``{"parcels": {"<dkbm>": expected_version, …}}`` (two or more). The union becomes a new
     parcel (new DKBM, measured, the largest parcel's attributes, 四至 from its neighbours);
     the merged ones become history (``parcels.services.parcel_merge``). 400
-    ``not_adjacent`` / ``collectives_differ`` / ``contracts_differ``; 409 ``stale``.
+    ``not_adjacent`` / ``collectives_differ`` / ``contracts_differ``; 409 ``stale``; 404
+    ``not_found`` when a DKBM is unknown. The new parcel answers at version 1.
 
     Who may call it: ``parcel.edit`` (surveyor, administrator), in their jurisdiction.
     """
@@ -774,7 +753,7 @@ class EditorParcelMergeApi(APIView):
             merged = services.parcel_merge(
                 actor=_actor(request), expected_versions=versions, reason=data.validated_data["reason"] or "地块合并"
             )
-            codes = _sizhi_for_new(_actor(request), [merged], reason="四至自动填写（合并）")
+            codes = [merged.code]
             boundaries = _regenerate_boundaries([*versions, *codes])
         return _written(request, codes, boundaries=boundaries, status_code=201)
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from accounts.scoping import ensure_in_jurisdiction
 from gisapp.config import config
-from gisapp.errors import DomainError, StaleObjectError
-from layers.checks.guard import ensure_no_overlap
+from gisapp.errors import DomainError, NotFoundError, StaleObjectError
+from layers.checks.guard import ensure_no_overlap, lock_cells
 from parcels import coding
 from parcels.models import (
     Certificate,
@@ -36,6 +36,7 @@ from parcels.models import (
     TransferContract,
 )
 from parcels.models.base import Status
+from parcels.sizhi import Neighbour, parcel_label, suggest_sizhi
 
 M = TypeVar("M", bound=models.Model)
 Actor = User | None
@@ -224,6 +225,18 @@ def retire_versioned(obj: M, *, actor: Actor, reason: str) -> M:
     )
 
 
+def get_by_code(model: type[M], code: str, *, for_update: bool = False) -> M:
+    """The register object with this code, or ``NotFoundError`` (HTTP 404) naming the code
+    and the kind of object (instead of ``Model.DoesNotExist`` escaping as a server error).
+    ``for_update``: lock the row for the rest of the transaction."""
+    manager = model._default_manager
+    queryset = manager.select_for_update() if for_update else manager.all()
+    found = queryset.filter(code=code).first()
+    if found is None:
+        raise NotFoundError(f"{model._meta.verbose_name} {code} 不存在", details={"code": code})
+    return found
+
+
 # --- code allocation ---------------------------------------------------------------------
 
 
@@ -243,9 +256,15 @@ def _max_sequence(model: type[models.Model], prefix: str, start: int, end: int, 
 def next_parcel_code(collective_code: str) -> str:
     """The next DKBM of a collective. Codes are never reused: a split parcel keeps its code
     in history and the new parcels get new ones."""
+    (code,) = next_parcel_codes(collective_code, 1)
+    return code
+
+
+def next_parcel_codes(collective_code: str, count: int) -> list[str]:
+    """The next ``count`` DKBMs of a collective, in sequence (the pieces of a split)."""
     lock(f"dkbm:{collective_code}")
     seq = _max_sequence(Parcel, collective_code, 14, 19, 1, 99999) + 1
-    return coding.make_dkbm(collective_code, seq)
+    return [coding.make_dkbm(collective_code, seq + i) for i in range(count)]
 
 
 def next_contractor_code(collective_code: str, kind: str) -> str:
@@ -350,7 +369,7 @@ def contractor_create(
 def member_add(*, actor: Actor, contractor_code: str, expected_version: int, **fields: Any) -> FamilyMember:
     """Add a family member; the household's member count follows (and its version moves)."""
     ensure_in_jurisdiction(actor, contractor_code)
-    contractor = Contractor.objects.get(code=contractor_code)
+    contractor = get_by_code(Contractor, contractor_code)
     if contractor.kind != Contractor.Kind.HOUSEHOLD:
         raise DomainError("只有农户承包方有家庭成员")
     member = create_versioned(FamilyMember(contractor_id=contractor_code, **fields), actor=actor)
@@ -430,12 +449,17 @@ def parcel_update(
     reason: str = "",
     **attrs: Any,
 ) -> Parcel:
-    """Change a parcel's attributes and/or shape. A new shape is re-measured."""
+    """Change a parcel's attributes and/or shape. A new shape is re-measured and checked
+    against the neighbours. An unknown code raises ``NotFoundError``.
+
+    The row is locked before the overlap guard's grid cells, the order every parcel service
+    keeps (rows, then cells, then code allocation), so that an update and a split or merge of
+    the same parcel wait for each other instead of deadlocking."""
     ensure_in_jurisdiction(actor, code)
     unknown = set(attrs) - PARCEL_EDITABLE
     if unknown:
         raise DomainError(f"地块属性不可直接修改：{', '.join(sorted(unknown))}")
-    parcel = Parcel.objects.only("pk", "status").get(code=code)
+    parcel = get_by_code(Parcel, code, for_update=True)
     if parcel.status != Status.CURRENT:
         raise DomainError(f"地块 {code} 已是历史地块，不能修改")
     changes: dict[str, Any] = dict(attrs)
@@ -501,7 +525,7 @@ def contract_create(
     """A contract for a contractor's parcels: code CBFBM + J (家庭承包) / Q (other), one
     CBDKXX row per parcel, total area and parcel count from those rows."""
     ensure_in_jurisdiction(actor, contractor_code)
-    contractor = Contractor.objects.get(code=contractor_code)
+    contractor = get_by_code(Contractor, contractor_code)
     collective_code = contractor.collective_id
     code = coding.make_contract_code(contractor_code, method)
     if Contract.objects.filter(code=code).exists():
@@ -569,7 +593,7 @@ def register_book_create(
 ) -> RegisterBook:
     """The register entry (登记簿) of a signed contract; same code as the contract."""
     ensure_in_jurisdiction(actor, contract_code)
-    contract = Contract.objects.get(code=contract_code)
+    contract = get_by_code(Contract, contract_code)
     if registered_on < contract.signed_on:
         raise DomainError("登记时间不能早于合同签订时间", code="dates_order")
     if not sketch_map:
@@ -607,7 +631,7 @@ def certificate_issue(
     collector_id_number: str | None = None,
 ) -> Certificate:
     ensure_in_jurisdiction(actor, register_code)
-    book = RegisterBook.objects.get(code=register_code)
+    book = get_by_code(RegisterBook, register_code)
     if book.status != Status.CURRENT:
         raise DomainError(f"登记簿 {register_code} 已注销，不能发证")
     if issued_on < book.registered_on:
@@ -647,7 +671,7 @@ def transfer_contract_create(
 ) -> TransferContract:
     """A land transfer (流转) of some parcels of a contract; the CBDKXX rows get its code."""
     ensure_in_jurisdiction(actor, contract_code)
-    contract = Contract.objects.get(code=contract_code)
+    contract = get_by_code(Contract, contract_code)
     links = list(
         ContractParcel.objects.filter(contract_id=contract_code, parcel_id__in=parcel_codes, status=Status.CURRENT)
     )
@@ -708,7 +732,7 @@ def _lock_current(codes: Sequence[str], expected_versions: Mapping[str, int]) ->
     found = {p.code for p in parcels}
     missing = [c for c in codes if c not in found]
     if missing:
-        raise DomainError(f"地块不存在：{', '.join(missing)}", code="parcel_missing")
+        raise NotFoundError(f"地块不存在：{', '.join(missing)}", details={"codes": missing})
     for parcel in parcels:
         if parcel.status != Status.CURRENT:
             raise DomainError(f"地块 {parcel.code} 已是历史地块", code="historic")
@@ -762,7 +786,7 @@ def _replace_contract_links(old: Sequence[Parcel], new: Sequence[Parcel], *, act
 
 def contract_recount(*, actor: Actor, contract_code: str, reason: str) -> Contract:
     """Bring CBDKZS and HTZMJ(M) back in line with the contract's current CBDKXX rows."""
-    contract = Contract.objects.get(code=contract_code)
+    contract = get_by_code(Contract, contract_code)
     links = ContractParcel.objects.filter(contract_id=contract_code, status=Status.CURRENT)
     total = sum((link.contract_area for link in links), Decimal("0"))
     return update_versioned(
@@ -784,12 +808,31 @@ def _new_parcels_from(
     operation: str,
     parents: Sequence[Parcel],
 ) -> list[Parcel]:
+    """The new parcels of a split or merge, each created at version 1 with its 四至 suggested
+    from its neighbours (``parcels.sizhi``): current parcels and features, and the other new
+    pieces, which are written for their holder like the source parcel was. A side without a
+    suggestion stays empty (the surveyor writes it). Neighbours keep their own 四至: they
+    name holders, which neither a split nor a merge changes."""
     from parcels.models import ParcelLineage
 
+    area_srid = area_srid_for(source.code)
+    replaced = [p.code for p in parents]
+    codes = next_parcel_codes(source.collective_code, len(shapes))
+    label = (parcel_label(source.code) or "") if len(shapes) > 1 else ""
+    suggestions = [
+        suggest_sizhi(
+            geom=shape,
+            exclude=replaced,
+            area_srid=area_srid,
+            extra=[Neighbour(code=c, geom=g, text=label) for c, g in zip(codes, shapes, strict=True) if c != code],
+        ).texts()
+        for code, shape in zip(codes, shapes, strict=True)
+    ]
     created = []
-    for shape in shapes:
+    for code, shape, sizhi in zip(codes, shapes, suggestions, strict=True):
         attrs = {name: getattr(source, name) for name in INHERITED}
-        parcel = parcel_create(actor=actor, collective_code=source.collective_code, geom=shape, **attrs)
+        attrs.update({side: text for side, text in sizhi.items() if text})  # east, west, south, north
+        parcel = parcel_create(actor=actor, collective_code=source.collective_code, geom=shape, code=code, **attrs)
         created.append(parcel)
         for parent in parents:
             ParcelLineage.objects.create(parent=parent, child=parcel, operation=operation, by=actor)
@@ -810,10 +853,16 @@ def parcel_split(
     becomes history, linked to its pieces (ParcelLineage); a contract holding it holds the
     pieces instead.
 
+    The pieces start at version 1 with their 四至 suggested from their neighbours (the other
+    pieces included). An unknown code raises ``NotFoundError``.
+
     Example: ``parcel_split(actor=u, code="3101511010010100001", expected_version=3, line=ls)``
     """
     ensure_in_jurisdiction(actor, code)
     (parcel,) = _lock_current([code], {code: expected_version})
+    # The old shape's grid cells before the pieces' code allocation: every piece's overlap
+    # guard then finds its cells held already (lock order: rows, cells, codes).
+    lock_cells(geom=parcel.geom)
     if line.srid is None:
         line = GEOSGeometry(line.wkb, srid=STORAGE_SRID)
     with connection.cursor() as cursor:
@@ -851,7 +900,9 @@ def parcel_merge(
     reason: str = "地块合并",
 ) -> Parcel:
     """Merge adjacent parcels of one collective (and of at most one contract) into a new
-    parcel; the union must be one polygon (parcels that only touch at a corner are refused)."""
+    parcel; the union must be one polygon (parcels that only touch at a corner are refused).
+    The new parcel starts at version 1 with its 四至 suggested from its neighbours. An
+    unknown code raises ``NotFoundError``."""
     codes = sorted(expected_versions)
     if len(codes) < 2:
         raise DomainError("合并至少需要两个地块", code="merge_too_few")
@@ -883,6 +934,7 @@ def parcel_merge(
         loose = ", ".join(c for c in codes if c not in contracted)
         raise DomainError(f"已承包地块不能与未承包地块合并：{loose} 不在承包合同中", code="contracts_differ")
     merged_shape = GEOSGeometry(memoryview(wkb), srid=STORAGE_SRID)
+    lock_cells(geom=merged_shape)  # before code allocation, as in parcel_split
     largest = max(parcels, key=lambda p: p.surveyed_area)
     for parcel in parcels:
         retire_versioned(parcel, actor=actor, reason=reason)

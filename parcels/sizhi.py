@@ -18,7 +18,9 @@ by nobody, "自留地" / "集体机动地" / "集体土地" by its category; a f
 for 机耕路, "沟渠" for 灌溉渠…, see ``feature_label``), else its name (DWMC). A side whose best
 claim is under a fifth of its length (or 1 m) stays empty: the surveyor writes it.
 
-Everything is one SQL statement on the GiST indexes (candidates within ~30 m).
+Everything is one SQL statement on the GiST indexes (candidates within ~30 m). Parcels that
+are written in the same save and are not in the table yet (the other pieces of a split) are
+passed in as ``extra`` neighbours, named like their source parcel (``parcel_label``).
 
 Example::
 
@@ -28,7 +30,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.contrib.gis.geos import GEOSGeometry
@@ -68,7 +70,27 @@ class Sizhi:
         return {side: (getattr(self, side).text if getattr(self, side) else None) for side in SIDES}
 
 
-SQL = """
+@dataclass(frozen=True)
+class Neighbour:
+    """A parcel not in the table yet (another piece of the same split): its DKBM, its shape
+    (EPSG:4490) and the text its neighbours write for it."""
+
+    code: str
+    geom: GEOSGeometry
+    text: str
+
+
+# How a parcel t is written in its neighbours' 四至: its holder's name, else its category.
+HOLDER_SQL = """
+    SELECT f.cbfmc FROM cbdkxx x JOIN cbht h ON h.cbhtbm = x.cbhtbm JOIN cbf f ON f.cbfbm = x.cbfbm
+    WHERE x.dkbm = t.dkbm AND x.status = 'current' AND h.status = 'current'
+    ORDER BY x.id LIMIT 1
+"""
+CATEGORY_SQL = "CASE t.dklb WHEN '21' THEN '自留地' WHEN '22' THEN '集体机动地' ELSE '集体土地' END"
+
+LABEL_SQL = f"SELECT coalesce(({HOLDER_SQL}), {CATEGORY_SQL}) FROM dk t WHERE t.dkbm = %s"
+
+SQL = f"""
 WITH p AS (
     SELECT g, ST_Transform(g, %(srid)s) AS m
     FROM (SELECT ST_Transform(%(geom)s::geometry, 4490) AS g) s
@@ -85,18 +107,16 @@ WITH p AS (
         ELSE 'west' END AS side
     FROM edges WHERE len > 0
 ), candidates AS (
-    SELECT 'parcel' AS kind, t.dkbm AS code,
-           coalesce(holder.cbfmc, CASE t.dklb WHEN '21' THEN '自留地' WHEN '22' THEN '集体机动地'
-                                            ELSE '集体土地' END) AS name,
+    SELECT 'parcel' AS kind, t.dkbm AS code, coalesce(holder.cbfmc, {CATEGORY_SQL}) AS name,
            ST_Buffer(ST_Transform(t.geom, %(srid)s), %(parcel_reach)s) AS zone
     FROM dk t CROSS JOIN p
-    LEFT JOIN LATERAL (
-        SELECT f.cbfmc FROM cbdkxx x JOIN cbht h ON h.cbhtbm = x.cbhtbm JOIN cbf f ON f.cbfbm = x.cbfbm
-        WHERE x.dkbm = t.dkbm AND x.status = 'current' AND h.status = 'current'
-        ORDER BY x.id LIMIT 1
-    ) holder ON TRUE
+    LEFT JOIN LATERAL ({HOLDER_SQL}) holder ON TRUE
     WHERE t.geom && ST_Expand(p.g, %(deg)s) AND t.status = 'current' AND NOT (t.dkbm = ANY(%(exclude)s))
       AND NOT ST_Equals(t.geom, p.g)
+    UNION ALL
+    SELECT 'parcel', x.code, x.name,
+           ST_Buffer(ST_Transform(ST_GeomFromEWKB(x.wkb), %(srid)s), %(parcel_reach)s)
+    FROM unnest(%(extra_codes)s::text[], %(extra_names)s::text[], %(extra_wkb)s::bytea[]) AS x(code, name, wkb)
     UNION ALL
     SELECT 'line', NULL, t.dwmc,
            ST_Buffer(ST_Transform(t.geom, %(srid)s),
@@ -127,10 +147,27 @@ def feature_label(name: str) -> str:
     return name
 
 
-def suggest_sizhi(*, geom: GEOSGeometry, exclude: Iterable[str] = (), area_srid: int) -> Sizhi:
+def parcel_label(code: str) -> str | None:
+    """What the neighbours of parcel ``code`` write for it: its holder's name (CBFMC of its
+    current contract) or 自留地 / 集体机动地 / 集体土地 by its category; ``None`` when there
+    is no such parcel."""
+    with connection.cursor() as cursor:
+        cursor.execute(LABEL_SQL, [code])
+        row = cursor.fetchone()
+    return None if row is None else str(row[0])
+
+
+def _ewkb(geom: GEOSGeometry) -> bytes:
+    return bytes((geom if geom.srid else GEOSGeometry(geom.wkb, srid=STORAGE_SRID)).ewkb)
+
+
+def suggest_sizhi(
+    *, geom: GEOSGeometry, exclude: Iterable[str] = (), area_srid: int, extra: Sequence[Neighbour] = ()
+) -> Sizhi:
     """The 四至 of a parcel shape from its neighbours (see the module's docstring for the
     rules). ``exclude``: parcels that the shape replaces (itself when reshaped, the parcels
-    merged), which are not its neighbours."""
+    merged), which are not its neighbours. ``extra``: neighbours that are not in the table
+    yet (the other pieces of a split)."""
     shape = geom if geom.srid else GEOSGeometry(geom.wkb, srid=STORAGE_SRID)
     # Its cost estimate (buffers of every candidate) makes PostgreSQL JIT-compile a 2 ms query
     # for 1.5 s: JIT off for this transaction.
@@ -147,6 +184,9 @@ def suggest_sizhi(*, geom: GEOSGeometry, exclude: Iterable[str] = (), area_srid:
                 "line_width": LINE_DEFAULT_WIDTH_M,
                 "line_extra": LINE_EXTRA_REACH_M,
                 "area_reach": AREA_REACH_M,
+                "extra_codes": [n.code for n in extra],
+                "extra_names": [n.text for n in extra],
+                "extra_wkb": [_ewkb(n.geom) for n in extra],
             },
         )
         rows = cursor.fetchall()

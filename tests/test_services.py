@@ -1,9 +1,11 @@
-"""Register services: measured areas, 亩 rounding, optimistic locking, history, contract codes."""
+"""Register services: measured areas, 亩 rounding, optimistic locking, history, contract codes,
+unknown codes refused as not found."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.contrib.gis.geos import GEOSGeometry, Polygon
@@ -11,7 +13,7 @@ from pyproj import Transformer
 from shapely.geometry import Polygon as ShapelyPolygon
 from shapely.ops import transform
 
-from gisapp.errors import DomainError, StaleObjectError
+from gisapp.errors import DomainError, NotFoundError, StaleObjectError
 from parcels import services
 from parcels.models import ChangeRecord, Contract, ContractParcel, Parcel
 from tests.conftest import GROUP, contractor_fields, head_member, square
@@ -294,3 +296,87 @@ def test_transfer_contract(county: dict[str, str]) -> None:
             signed_on=dt.date(2019, 12, 1),
         )
     assert err.value.code == "term_exceeded"
+
+
+UNKNOWN_DKBM = GROUP + "09999"
+
+
+@pytest.mark.django_db
+def test_update_of_an_unknown_parcel_is_not_found(county: dict[str, str]) -> None:
+    parcel = services.parcel_create(actor=None, collective_code=GROUP, geom=square(0, 0), **PARCEL_ATTRS)
+    records = ChangeRecord.objects.count()
+
+    for changes in ({"name": "无此地"}, {"geom": square(300, 0)}):
+        with pytest.raises(NotFoundError) as err:
+            services.parcel_update(actor=None, code=UNKNOWN_DKBM, expected_version=1, **changes)
+        assert (err.value.code, err.value.http_status) == ("not_found", 404)
+        assert err.value.message == f"地块 {UNKNOWN_DKBM} 不存在"
+        assert err.value.details == {"code": UNKNOWN_DKBM}
+
+    assert ChangeRecord.objects.count() == records
+    assert list(Parcel.objects.values_list("code", "version")) == [(parcel.code, 1)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("call", "code", "kind"),
+    [
+        (
+            lambda code: services.member_add(
+                actor=None, contractor_code=code, expected_version=1, name="无名", sex="1", relation="20"
+            ),
+            GROUP + "0099",
+            "承包方",
+        ),
+        (
+            lambda code: services.contract_create(
+                actor=None,
+                contractor_code=code,
+                method="110",
+                term_start=dt.date(2018, 1, 1),
+                term_end=dt.date(2047, 12, 31),
+                signed_on=dt.date(2019, 1, 1),
+                parcels=[],
+            ),
+            GROUP + "0099",
+            "承包方",
+        ),
+        (
+            lambda code: services.register_book_create(
+                actor=None, contract_code=code, registrar="登簿员", registered_on=dt.date(2019, 4, 1), serial="1"
+            ),
+            GROUP + "0099J",
+            "承包合同",
+        ),
+        (
+            lambda code: services.certificate_issue(
+                actor=None, register_code=code, authority="示范区人民政府", issued_on=dt.date(2019, 5, 1)
+            ),
+            GROUP + "0099J",
+            "承包经营权登记簿",
+        ),
+        (
+            lambda code: services.transfer_contract_create(
+                actor=None,
+                contract_code=code,
+                parcel_codes=[],
+                transferee_code=GROUP + "9001",
+                transferee_name="示范农业合作社",
+                method="900",
+                start_date=dt.date(2020, 1, 1),
+                end_date=dt.date(2030, 1, 1),
+                price_note="每亩每年800元",
+                signed_on=dt.date(2019, 12, 1),
+            ),
+            GROUP + "0099J",
+            "承包合同",
+        ),
+    ],
+    ids=["member_add", "contract_create", "register_book_create", "certificate_issue", "transfer_contract_create"],
+)
+def test_services_name_the_unknown_code(county: dict[str, str], call: Any, code: str, kind: str) -> None:
+    records = ChangeRecord.objects.count()
+    with pytest.raises(NotFoundError) as err:
+        call(code)
+    assert err.value.message == f"{kind} {code} 不存在" and err.value.http_status == 404
+    assert ChangeRecord.objects.count() == records
