@@ -141,9 +141,14 @@ class Raster(models.Model):
 class InspectionRun(models.Model):
     """One quality inspection (质检) of a county, town or village: its parameters, counts and
     timings; the findings are rows of InspectionFinding. Written by
-    ``layers.checks.engine.record_inspection``; the latest runs of each scope are kept."""
+    ``layers.checks.engine.record_inspection``; the latest runs of each scope are kept.
+
+    A run started from the QC page is stored first as ``running`` (stage and progress written
+    while it works, ``updated_at`` its heartbeat), then ``done`` with its findings, or
+    ``failed`` with a message. At most one run of a scope is running at a time."""
 
     class State(models.TextChoices):
+        RUNNING = "running", "运行中"
         DONE = "done", "完成"
         FAILED = "failed", "失败"
 
@@ -151,8 +156,13 @@ class InspectionRun(models.Model):
     county = models.CharField("县级行政区代码", max_length=6)
     area_srid = models.IntegerField("投影坐标系（EPSG）")
     state = models.CharField("状态", max_length=10, choices=State.choices, default=State.DONE)
+    stage = models.CharField("当前步骤", max_length=50, blank=True, default="")
+    progress = models.FloatField("进度", default=0.0)
+    message = models.TextField("说明", blank=True, default="")
     started_at = models.DateTimeField("开始时间")
-    duration_s = models.FloatField("耗时（秒）")
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    updated_at = models.DateTimeField("最近更新", auto_now=True)
+    duration_s = models.FloatField("耗时（秒）", default=0.0)
     requested_by = models.ForeignKey(
         "auth.User", verbose_name="检查人", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -168,6 +178,11 @@ class InspectionRun(models.Model):
         verbose_name = "质检记录"
         verbose_name_plural = "质检记录"
         ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope"], condition=models.Q(state="running"), name="qc_run_one_running_per_scope"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.scope} {self.started_at:%Y-%m-%d %H:%M}"

@@ -8,4 +8,5 @@ urlpatterns = [
     path("clerk/", views.clerk, name="clerk"),
     path("editor/", views.editor, name="editor"),
     path("data/", views.data_staff, name="data"),
+    path("data/qc/", views.qc, name="qc"),
 ]

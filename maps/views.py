@@ -5,7 +5,9 @@
 * ``/clerk/``: 经办查询 — search, identify, the parcel dossier, links into registration work;
 * ``/editor/``: 测绘编辑 — draw, reshape, split, merge, cut holes, with snapping, undo/redo and
   the live overlap check;
-* ``/data/``: 数据管理 — layers, quality-inspection findings, export of a selection.
+* ``/data/``: 数据管理 — layers, quality-inspection findings, export of a selection;
+* ``/data/qc/``: 质量检查 — run an inspection with a progress bar, the findings by rule and in
+  a table, each on the map, the reports for download, earlier runs.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from django.utils.http import urlencode
 from accounts.permissions import has_capability
 from accounts.scoping import NOWHERE, region_prefix
 from gisapp.config import config
+from layers.checks.catalogue import DEFAULT_TOLERANCES, RULES
 from layers.rasters import registered_rasters
 from layers.tiles import layers
 from maps.basemaps import basemaps
+from parcels.models import Region
 from parcels.selectors import code_choices, collectives_in_jurisdiction, map_overview
 
 View = Callable[..., HttpResponse]
@@ -192,12 +196,15 @@ def data_staff(request: HttpRequest) -> HttpResponse:
 
 def _qc_urls() -> dict[str, str] | None:
     """The quality inspection's API (``layers.urls``, namespace ``qc``) when it is mounted:
-    the latest run of a scope, starting a run, and a run's findings as GeoJSON."""
+    the latest run of a scope, the runs (list, start), one run's report as JSON, GeoJSON and
+    xlsx."""
     try:
         return {
             "latest": reverse("qc:run-latest"),
             "runs": reverse("qc:runs"),
+            "run": reverse("qc:run-detail", args=[0]).replace("/0/", "/{id}/"),
             "geojson": reverse("qc:run-geojson", args=[0]).replace("/0/", "/{id}/"),
+            "xlsx": reverse("qc:run-xlsx", args=[0]).replace("/0/", "/{id}/"),
         }
     except NoReverseMatch:
         return None
@@ -207,3 +214,54 @@ def _qc_scope(request: HttpRequest) -> str:
     """The region a data staff member inspects: their jurisdiction, or the county."""
     prefix = region_prefix(request.user)
     return prefix if prefix not in ("", NOWHERE) else config().county_code
+
+
+# The tolerances the QC page offers (``layers.checks.catalogue.Tolerances``): field, label,
+# unit, input step, upper bound (the API's), shown at once or under "更多容差".
+QC_TOLERANCES: tuple[tuple[str, str, str, float, float, bool], ...] = (
+    ("topology", "拓扑容差", "米", 0.0001, 1.0, True),
+    ("min_overlap_area", "最小重叠、缝隙面积", "平方米", 0.01, 10000.0, True),
+    ("sliver_area", "碎小图斑面积", "平方米", 0.1, 10000.0, False),
+    ("near_vertex", "相邻节点过近距离", "米", 0.01, 10000.0, False),
+    ("neighbour_vertex", "相邻地块节点接近距离", "米", 0.01, 10000.0, False),
+    ("vertex_on_edge", "公用节点缺失距离", "米", 0.01, 10000.0, False),
+    ("sharp_angle", "狭长角", "度", 0.5, 180.0, False),
+    ("area", "面积（SCMJ）容差", "平方米", 0.01, 10000.0, False),
+)
+
+
+@capability_required("data.manage")
+def qc(request: HttpRequest) -> HttpResponse:
+    """质量检查: users with ``data.manage`` (data staff, administrator). The scopes offered are
+    the county, towns and villages of the user's jurisdiction; the API behind the page
+    (``layers.apis``) refuses any other."""
+    cfg = _workspace_config(request, "qc")
+    cfg["qc"] = _qc_urls()
+    cfg["qcScope"] = _qc_scope(request)
+    prefix = region_prefix(request.user)
+    cfg["qcPrefix"] = "" if prefix == NOWHERE else prefix
+    cfg["regions"] = _qc_regions(prefix)
+    cfg["rules"] = [{"id": r.id, "severity": str(r.severity), "zh": r.zh} for r in RULES]
+    defaults = DEFAULT_TOLERANCES.as_dict()
+    tolerances = [
+        {"name": name, "label": label, "unit": unit, "step": step, "max": top, "main": main, "value": defaults[name]}
+        for name, label, unit, step, top, main in QC_TOLERANCES
+    ]
+    context = {"map_config": cfg, "page_title": "质量检查", "tolerances": tolerances}
+    return render(request, "maps/qc.html", context)
+
+
+def _qc_regions(prefix: str) -> list[dict[str, Any]]:
+    """Counties, towns and villages in the jurisdiction ``prefix`` (``inspectable``), and the
+    ones above it that frame the choice (a village clerk sees their town and county too)."""
+    if prefix == NOWHERE:
+        return []
+    regions = Region.objects.filter(level__in=[Region.Level.COUNTY, Region.Level.TOWN, Region.Level.VILLAGE])
+    if prefix:
+        regions = regions.filter(code__startswith=prefix) | regions.filter(code__in=[prefix[:6], prefix[:9]])
+    rows = regions.order_by("code").values_list("code", "name", "level")
+    found = [
+        {"code": code, "name": name, "level": level, "inspectable": code.startswith(prefix)}
+        for code, name, level in rows
+    ]
+    return found if any(r["inspectable"] for r in found) else []

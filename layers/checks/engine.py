@@ -34,8 +34,31 @@ from layers.checks.dataset import STORAGE_SRID, Scope, load_cover, load_parcels,
 from layers.models import InspectionFinding, InspectionRun
 
 Progress = Callable[[str], None]
+# Told when a stage begins: its label (Chinese, for a progress bar) and the share of the
+# whole run done before it (0-1).
+StageProgress = Callable[[str, float], None]
 
 KEEP_RUNS_PER_SCOPE = 10
+
+# The stages in order, with a label and a rough share of a run's time (shares measured on the
+# 3,000-parcel demo county: attributes ≈ 30 %, geometry and load ≈ 15 % each, regions ≈ 2 %);
+# a progress bar advances by them. ``save`` is record_inspection's own: storing the findings.
+STAGES: tuple[tuple[str, str, float], ...] = (
+    ("load", "读取地块", 0.13),
+    ("geometry", "检查地块图形", 0.16),
+    ("overlaps", "检查重叠", 0.11),
+    ("gaps", "检查缝隙", 0.10),
+    ("regions", "检查区域边界", 0.03),
+    ("vertices", "检查相邻节点", 0.06),
+    ("attributes", "检查编码与属性", 0.26),
+    ("crossref", "检查关联表", 0.08),
+    ("report", "整理报告", 0.02),
+    ("save", "保存结果", 0.05),
+)
+STAGE_LABEL = {name: label for name, label, _ in STAGES}
+STAGE_START = {name: round(sum(share for *_, share in STAGES[:k]), 4) for k, (name, _, _) in enumerate(STAGES)}
+# run_inspection's stages announce the next one when they end; ``save`` is announced by record_inspection
+_NEXT_STAGE = {STAGES[k][0]: STAGES[k + 1][0] for k in range(len(STAGES) - 1) if STAGES[k + 1][0] != "save"}
 
 
 @dataclass
@@ -68,10 +91,16 @@ class InspectionResult:
 
 
 class _Clock:
-    def __init__(self, progress: Progress | None) -> None:
+    def __init__(self, progress: Progress | None, on_stage: StageProgress | None = None) -> None:
         self.progress = progress
+        self.on_stage = on_stage
         self.timings: dict[str, float] = {}
         self.t0 = self.last = time.perf_counter()
+        self.begin("load")
+
+    def begin(self, stage: str) -> None:
+        if self.on_stage is not None:
+            self.on_stage(STAGE_LABEL[stage], STAGE_START[stage])
 
     def lap(self, stage: str, detail: str = "") -> None:
         now = time.perf_counter()
@@ -79,6 +108,9 @@ class _Clock:
         self.last = now
         if self.progress is not None:
             self.progress(f"{stage}: {self.timings[stage]:.2f} s{(' — ' + detail) if detail else ''}")
+        following = _NEXT_STAGE.get(stage)
+        if following is not None:
+            self.begin(following)
 
     @property
     def total(self) -> float:
@@ -90,12 +122,15 @@ def run_inspection(
     *,
     tolerances: Tolerances | None = None,
     progress: Progress | None = None,
+    on_stage: StageProgress | None = None,
 ) -> InspectionResult:
-    """Every rule over the current data of ``scope`` (a county, town or village code)."""
+    """Every rule over the current data of ``scope`` (a county, town or village code).
+    ``progress`` gets a line per finished stage (the command prints them), ``on_stage`` the
+    label and the share done when a stage begins (the QC page's progress bar)."""
     scope = scope if isinstance(scope, Scope) else Scope.of(scope)
     tol = tolerances or Tolerances()
     started = timezone.now()
-    clock = _Clock(progress)
+    clock = _Clock(progress, on_stage)
     ps = load_parcels(scope)
     clock.lap("load", f"{ps.checked} 个地块（另有范围外相邻地块 {len(ps) - ps.checked} 个），EPSG:{ps.srid}")
 
@@ -158,29 +193,40 @@ def record_inspection(
     scope: Scope | str,
     tolerances: Tolerances | None = None,
     progress: Progress | None = None,
+    on_stage: StageProgress | None = None,
+    run: InspectionRun | None = None,
 ) -> InspectionRun:
     """Run an inspection for ``actor`` (data staff; ``None`` = system) and store it with its
     findings; older runs of the same scope beyond the latest ``KEEP_RUNS_PER_SCOPE`` go.
+    ``run``: a stored ``running`` run of this scope to complete (the QC page's background
+    runs) instead of a new one.
 
     Example: ``record_inspection(actor=request.user, scope="310151101")``
     """
     scope = scope if isinstance(scope, Scope) else Scope.of(scope)
     ensure_in_jurisdiction(actor, scope.code)
-    result = run_inspection(scope, tolerances=tolerances, progress=progress)
-    run = InspectionRun.objects.create(
-        scope=scope.code,
-        county=scope.county,
-        area_srid=result.srid,
-        started_at=result.started_at,
-        duration_s=result.duration_s,
-        requested_by=actor if getattr(actor, "pk", None) else None,
-        tolerances=result.tolerances.as_dict(),
-        parcels_checked=result.parcels_checked,
-        error_count=result.errors,
-        warning_count=result.warnings,
-        counts=result.counts(),
-        timings=result.timings,
-    )
+    result = run_inspection(scope, tolerances=tolerances, progress=progress, on_stage=on_stage)
+    if on_stage is not None:
+        on_stage(STAGE_LABEL["save"], STAGE_START["save"])
+    if run is None:
+        run = InspectionRun(scope=scope.code, started_at=result.started_at)
+    elif run.scope != scope.code:
+        raise ValueError(f"run {run.pk} is of scope {run.scope}, not {scope.code}")
+    run.county = scope.county
+    run.area_srid = result.srid
+    run.state = InspectionRun.State.DONE
+    run.stage = "完成"
+    run.progress = 1.0
+    run.finished_at = timezone.now()
+    run.duration_s = result.duration_s
+    run.requested_by = actor if getattr(actor, "pk", None) else None
+    run.tolerances = result.tolerances.as_dict()
+    run.parcels_checked = result.parcels_checked
+    run.error_count = result.errors
+    run.warning_count = result.warnings
+    run.counts = result.counts()
+    run.timings = result.timings
+    run.save()
     InspectionFinding.objects.bulk_create(
         [
             InspectionFinding(
@@ -199,7 +245,8 @@ def record_inspection(
         ],
         batch_size=2000,
     )
-    stale = InspectionRun.objects.filter(scope=scope.code).values_list("pk", flat=True)[KEEP_RUNS_PER_SCOPE:]
+    kept = InspectionRun.objects.filter(scope=scope.code).exclude(state=InspectionRun.State.RUNNING)
+    stale = kept.values_list("pk", flat=True)[KEEP_RUNS_PER_SCOPE:]
     InspectionRun.objects.filter(pk__in=list(stale)).delete()
     return run
 
