@@ -2,6 +2,12 @@
 here: keyword-only arguments, one transaction, ``full_clean()`` before save, a ChangeRecord
 with the state before and after, ``version`` bumped (optimistic locking), jurisdiction checked
 against the actor. ``actor=None`` means system work (migrations, the demo loader).
+
+Registration cases (``registration.business``) write the register through these functions
+too: member changes, a household's representative, retiring contractors, contracts, parcel
+links and register entries, and the certificate records (补发, 换发, 注销). Error messages
+name a person or household by the masked name and the code (``gisapp.privacy``), never by
+the full name: they reach pages, API responses and message cookies.
 """
 
 from __future__ import annotations
@@ -20,10 +26,14 @@ from django.utils import timezone
 from accounts.scoping import ensure_in_jurisdiction
 from gisapp.config import config
 from gisapp.errors import DomainError, NotFoundError, StaleObjectError
+from gisapp.privacy import mask_name
 from layers.checks.guard import ensure_no_overlap, lock_cells
 from parcels import coding
 from parcels.models import (
     Certificate,
+    CertificateCancellation,
+    CertificateReissue,
+    CertificateReplacement,
     ChangeRecord,
     Collective,
     Contract,
@@ -237,6 +247,15 @@ def get_by_code(model: type[M], code: str, *, for_update: bool = False) -> M:
     return found
 
 
+def get_by_id(model: type[M], pk: int) -> M:
+    """``get_by_code`` for rows without a code of their own (family members, CBDKXX rows):
+    the row with this id, or ``NotFoundError`` naming the id and the kind of object."""
+    found = model._default_manager.filter(pk=pk).first()
+    if found is None:
+        raise NotFoundError(f"{model._meta.verbose_name} {pk} 不存在", details={"id": pk})
+    return found
+
+
 # --- code allocation ---------------------------------------------------------------------
 
 
@@ -327,6 +346,22 @@ def collective_create(*, actor: Actor, code: str, **fields: Any) -> Collective:
 
 # --- contractors and members ------------------------------------------------------------
 
+HEAD_RELATIONS = ("01", "02")  # 与户主关系 (GB/T 4761): 01 本人, 02 户主
+
+
+def _contractor_label(contractor: Contractor) -> str:
+    """承包方 张*（CBFBM）: how messages name a contractor (masked name, full code)."""
+    return f"承包方 {mask_name(contractor.name)}（{contractor.code}）"
+
+
+def _member_label(member: FamilyMember) -> str:
+    """家庭成员 李*（CBFBM）: how messages name a member (masked name, the household's code)."""
+    return f"家庭成员 {mask_name(member.name)}（{member.contractor_id}）"
+
+
+def _current_members(contractor_code: str) -> list[FamilyMember]:
+    return list(FamilyMember.objects.filter(contractor_id=contractor_code, status=Status.CURRENT).order_by("id"))
+
 
 @transaction.atomic
 def contractor_create(
@@ -347,7 +382,7 @@ def contractor_create(
     if kind == Contractor.Kind.HOUSEHOLD:
         if not members:
             raise DomainError("农户承包方必须登记家庭成员", code="members_required")
-        if not any(m.get("relation") in ("01", "02") for m in members):
+        if not any(m.get("relation") in HEAD_RELATIONS for m in members):
             raise DomainError("农户承包方的家庭成员中必须有户主（与户主关系 01 本人 或 02 户主）", code="head_required")
     if code is None:
         code = next_contractor_code(collective_code, kind)
@@ -373,16 +408,127 @@ def member_add(*, actor: Actor, contractor_code: str, expected_version: int, **f
     if contractor.kind != Contractor.Kind.HOUSEHOLD:
         raise DomainError("只有农户承包方有家庭成员")
     member = create_versioned(FamilyMember(contractor_id=contractor_code, **fields), actor=actor)
-    count = FamilyMember.objects.filter(contractor_id=contractor_code, status=Status.CURRENT).count()
     update_versioned(
         Contractor,
         pk=contractor.pk,
         expected_version=expected_version,
-        changes={"member_count": count},
+        changes={"member_count": len(_current_members(contractor_code))},
         actor=actor,
         reason="家庭成员增加",
     )
     return member
+
+
+MEMBER_EDITABLE = {"name", "sex", "id_type", "id_number", "relation", "remark", "is_co_owner", "remark_note"}
+
+
+@transaction.atomic
+def member_update(*, actor: Actor, member_id: int, expected_version: int, reason: str, **changes: Any) -> FamilyMember:
+    """Change a family member's data (name, ID, relation, remark …). An unknown id raises
+    ``NotFoundError``; a member who left the household cannot be changed."""
+    member = get_by_id(FamilyMember, member_id)
+    ensure_in_jurisdiction(actor, member.contractor_id)
+    if member.status != Status.CURRENT:
+        raise DomainError(f"{_member_label(member)}已是历史记录，不能修改")
+    unknown = set(changes) - MEMBER_EDITABLE
+    if unknown:
+        raise DomainError(f"家庭成员属性不可修改：{', '.join(sorted(unknown))}")
+    return update_versioned(
+        FamilyMember, pk=member.pk, expected_version=expected_version, changes=changes, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def member_retire(*, actor: Actor, member_id: int, reason: str) -> FamilyMember:
+    """A member leaves the household (moved out, deceased, split off): the row becomes history.
+    The household's member count follows with ``contractor_recount_members``."""
+    member = get_by_id(FamilyMember, member_id)
+    ensure_in_jurisdiction(actor, member.contractor_id)
+    if member.status != Status.CURRENT:
+        raise DomainError(f"{_member_label(member)}已是历史记录")
+    return retire_versioned(member, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def contractor_recount_members(*, actor: Actor, contractor_code: str, reason: str) -> Contractor:
+    """CBFCYSL follows the household's current members; a household keeps one head.
+    Individuals and units count one."""
+    ensure_in_jurisdiction(actor, contractor_code)
+    contractor = get_by_code(Contractor, contractor_code)
+    members = _current_members(contractor_code)
+    if contractor.kind == Contractor.Kind.HOUSEHOLD:
+        if not members:
+            raise DomainError(f"{_contractor_label(contractor)}至少要保留一名家庭成员", code="members_required")
+        heads = [m for m in members if m.relation in HEAD_RELATIONS]
+        if len(heads) != 1:
+            raise DomainError(
+                f"{_contractor_label(contractor)}必须有且只有一名户主（与户主关系 01 本人 或 02 户主），"
+                f"现有 {len(heads)} 名",
+                code="head_required",
+            )
+    count = len(members) if contractor.kind == Contractor.Kind.HOUSEHOLD else 1
+    if contractor.member_count == count:
+        return contractor
+    return update_versioned(
+        Contractor,
+        pk=contractor.pk,
+        expected_version=contractor.version,
+        changes={"member_count": count},
+        actor=actor,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def contractor_representative_change(
+    *, actor: Actor, contractor_code: str, member_id: int, former_head_relation: str, reason: str
+) -> Contractor:
+    """承包方代表变更: a current member becomes the head (与户主关系 02) and the household's
+    representative (CBFMC, CBFZJLX, CBFZJHM); the former head gets ``former_head_relation``."""
+    ensure_in_jurisdiction(actor, contractor_code)
+    contractor = get_by_code(Contractor, contractor_code)
+    members = _current_members(contractor_code)
+    new_head = next((m for m in members if m.pk == member_id), None)
+    if new_head is None:
+        raise DomainError("新的承包方代表必须是该户的现有家庭成员", code="member_missing")
+    if former_head_relation in HEAD_RELATIONS:
+        raise DomainError("原户主的与户主关系不能仍为本人或户主", code="head_required")
+    for member in members:
+        if member.pk != new_head.pk and member.relation in HEAD_RELATIONS:
+            member_update(
+                actor=actor,
+                member_id=member.pk,
+                expected_version=member.version,
+                reason=reason,
+                relation=former_head_relation,
+            )
+    if new_head.relation != "02":
+        member_update(
+            actor=actor, member_id=new_head.pk, expected_version=new_head.version, reason=reason, relation="02"
+        )
+    return update_versioned(
+        Contractor,
+        pk=contractor.pk,
+        expected_version=contractor.version,
+        changes={"name": new_head.name, "id_type": new_head.id_type, "id_number": new_head.id_number},
+        actor=actor,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def contractor_retire(*, actor: Actor, contractor_code: str, reason: str) -> Contractor:
+    """A household that no longer exists (消失, merged into another): it and its members
+    become history. Its contracts must have ended first."""
+    ensure_in_jurisdiction(actor, contractor_code)
+    contractor = get_by_code(Contractor, contractor_code)
+    if contractor.status != Status.CURRENT:
+        raise DomainError(f"{_contractor_label(contractor)}已是历史记录")
+    if Contract.objects.filter(contractor_id=contractor_code, status=Status.CURRENT).exists():
+        raise DomainError(f"{_contractor_label(contractor)}还有现势承包合同，不能注销", code="contract_current")
+    for member in _current_members(contractor_code):
+        member_retire(actor=actor, member_id=member.pk, reason=reason)
+    return retire_versioned(contractor, actor=actor, reason=reason)
 
 
 # --- parcels -----------------------------------------------------------------------------
@@ -473,6 +619,19 @@ def parcel_update(
     )
 
 
+@transaction.atomic
+def parcel_retire(*, actor: Actor, code: str, reason: str) -> Parcel:
+    """Land that no longer exists (灭失: flood, landslide …): the parcel becomes history. Its
+    contract links must have ended first. An unknown code raises ``NotFoundError``."""
+    ensure_in_jurisdiction(actor, code)
+    parcel = get_by_code(Parcel, code)
+    if parcel.status != Status.CURRENT:
+        raise DomainError(f"地块 {code} 已是历史地块")
+    if ContractParcel.objects.filter(parcel_id=code, status=Status.CURRENT, contract__status=Status.CURRENT).exists():
+        raise DomainError(f"地块 {code} 仍在现势承包合同中", code="parcel_contracted")
+    return retire_versioned(parcel, actor=actor, reason=reason[:200])
+
+
 # --- contracts, register entries, certificates, transfers --------------------------------
 
 
@@ -496,18 +655,56 @@ def _contract_parcels(collective_code: str, shares: Iterable[ParcelShare]) -> li
     missing = [c for c in codes if c not in parcels]
     if missing:
         raise DomainError(f"地块不存在：{', '.join(missing)}", code="parcel_missing")
-    for parcel in parcels.values():
+    _ensure_contractable(list(parcels.values()))
+    return [(parcels[s.parcel_code], s) for s in shares]
+
+
+def _ensure_contractable(parcels: Sequence[Parcel], *, share: bool = False) -> None:
+    """Parcels a contract may take: current ones that no current contract holds whole. A
+    确权确股 share (``share``) may join the other shares of a parcel."""
+    for parcel in parcels:
         if parcel.status != Status.CURRENT:
-            raise DomainError(f"地块 {parcel.code} 已是历史地块，不能承包")
+            raise DomainError(f"地块 {parcel.code} 已是历史地块，不能承包", code="historic")
+    if share:
+        return
     busy = list(
-        ContractParcel.objects.filter(parcel_id__in=codes, status=Status.CURRENT, contract__status=Status.CURRENT)
+        ContractParcel.objects.filter(
+            parcel_id__in=[p.code for p in parcels], status=Status.CURRENT, contract__status=Status.CURRENT
+        )
         .exclude(is_share="1")
         .values_list("parcel_id", "contract_id")
     )
     if busy:
         detail = "，".join(f"{p}（合同 {c}）" for p, c in busy)
         raise DomainError(f"地块已在现势承包合同中：{detail}", code="parcel_contracted")
-    return [(parcels[s.parcel_code], s) for s in shares]
+
+
+def _new_link(
+    contract: Contract,
+    *,
+    parcel_code: str,
+    contract_area: Decimal,
+    acquisition: str,
+    original_area: Decimal | None = None,
+    is_share: str | None = None,
+    transfer_contract_code: str | None = None,
+) -> ContractParcel:
+    """An unsaved CBDKXX row of ``contract``: areas in m² with their 亩, the contract's code
+    as register code."""
+    return ContractParcel(
+        parcel_id=parcel_code,
+        collective_id=contract.collective_id,
+        contractor_id=contract.contractor_id,
+        acquisition=acquisition,
+        contract_area=contract_area,
+        contract_area_mu=sqm_to_mu(contract_area),
+        original_area=original_area,
+        original_area_mu=sqm_to_mu(original_area) if original_area is not None else None,
+        contract_id=contract.code,
+        register_code=contract.code,
+        is_share=is_share,
+        transfer_contract_code=transfer_contract_code,
+    )
 
 
 @transaction.atomic
@@ -557,27 +754,134 @@ def contract_create(
     )
     for (parcel, share), contract_area in zip(rows, areas, strict=True):
         create_versioned(
-            ContractParcel(
-                parcel_id=parcel.code,
-                collective_id=collective_code,
-                contractor_id=contractor_code,
-                acquisition=method,
+            _new_link(
+                contract,
+                parcel_code=parcel.code,
                 contract_area=contract_area,
-                contract_area_mu=sqm_to_mu(contract_area),
+                acquisition=method,
                 original_area=share.original_area,
-                original_area_mu=sqm_to_mu(share.original_area) if share.original_area is not None else None,
-                contract_id=code,
-                register_code=code,
             ),
             actor=actor,
         )
     return contract
 
 
+def _current_contract(contract_code: str) -> Contract:
+    contract = get_by_code(Contract, contract_code)
+    if contract.status != Status.CURRENT:
+        raise DomainError(f"承包合同 {contract_code} 已是历史记录")
+    return contract
+
+
+@transaction.atomic
+def contract_update(*, actor: Actor, contract_code: str, reason: str, **changes: Any) -> Contract:
+    """Change a current contract's fields (a new signing date after a change registration …)."""
+    ensure_in_jurisdiction(actor, contract_code)
+    contract = _current_contract(contract_code)
+    return update_versioned(
+        Contract, pk=contract.pk, expected_version=contract.version, changes=changes, actor=actor, reason=reason
+    )
+
+
+def contract_recount(*, actor: Actor, contract_code: str, reason: str) -> Contract:
+    """Bring CBDKZS and HTZMJ(M) back in line with the contract's current CBDKXX rows."""
+    contract = get_by_code(Contract, contract_code)
+    links = ContractParcel.objects.filter(contract_id=contract_code, status=Status.CURRENT)
+    total = sum((link.contract_area for link in links), Decimal("0"))
+    return update_versioned(
+        Contract,
+        pk=contract.pk,
+        expected_version=contract.version,
+        changes={"total_area": total, "total_area_mu": sqm_to_mu(total), "parcel_count": links.count()},
+        actor=actor,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def contract_retire(*, actor: Actor, contract_code: str, reason: str) -> Contract:
+    """The contract ends (all land transferred, merged, cancelled): its parcel links and the
+    contract become history; the totals stay as they were when it ended."""
+    ensure_in_jurisdiction(actor, contract_code)
+    contract = _current_contract(contract_code)
+    for link in ContractParcel.objects.filter(contract_id=contract_code, status=Status.CURRENT):
+        link_retire(actor=actor, link_id=link.pk, reason=reason)
+    return retire_versioned(contract, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def link_create(
+    *,
+    actor: Actor,
+    contract_code: str,
+    parcel_code: str,
+    contract_area: Decimal,
+    acquisition: str,
+    reason: str,
+    is_share: str | None = None,
+    original_area: Decimal | None = None,
+    transfer_contract_code: str | None = None,
+) -> ContractParcel:
+    """Add one parcel (or, for 确权确股 with ``is_share="1"``, a share of one) to a current
+    contract. The contract's totals follow with ``contract_recount``."""
+    ensure_in_jurisdiction(actor, contract_code)
+    contract = _current_contract(contract_code)
+    parcel = get_by_code(Parcel, parcel_code)
+    _ensure_contractable([parcel], share=is_share == "1")
+    if contract_area <= 0:
+        raise DomainError(f"地块 {parcel_code} 的合同面积必须大于0", code="area")
+    return create_versioned(
+        _new_link(
+            contract,
+            parcel_code=parcel_code,
+            contract_area=contract_area,
+            acquisition=acquisition,
+            original_area=original_area,
+            is_share=is_share,
+            transfer_contract_code=transfer_contract_code,
+        ),
+        actor=actor,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def link_update(*, actor: Actor, link_id: int, reason: str, **changes: Any) -> ContractParcel:
+    """Change a CBDKXX row (acquisition, share flag, contract area with its 亩 …)."""
+    link = get_by_id(ContractParcel, link_id)
+    ensure_in_jurisdiction(actor, link.contract_id)
+    if "contract_area" in changes:
+        changes["contract_area_mu"] = sqm_to_mu(changes["contract_area"])
+    return update_versioned(
+        ContractParcel, pk=link.pk, expected_version=link.version, changes=changes, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def link_retire(*, actor: Actor, link_id: int, reason: str) -> ContractParcel:
+    """A parcel leaves its contract (transferred, exchanged, split off): the CBDKXX row
+    becomes history."""
+    link = get_by_id(ContractParcel, link_id)
+    ensure_in_jurisdiction(actor, link.contract_id)
+    if link.status != Status.CURRENT:
+        raise DomainError(f"地块 {link.parcel_id} 已不在合同 {link.contract_id} 中")
+    return retire_versioned(link, actor=actor, reason=reason)
+
+
 def term_text(start: dt.date, end: dt.date) -> str:
     if end == LONG_TERM_END:
         return "长久不变"
     return f"{start:%Y年%m月%d日}至{end:%Y年%m月%d日}"
+
+
+def _book_terms(contract: Contract) -> dict[str, Any]:
+    """What a register entry takes from its contract: the contracting method and the term."""
+    return {
+        "method": contract.method,
+        "term": term_text(contract.term_start, contract.term_end),
+        "term_start": contract.term_start,
+        "term_end": contract.term_end,
+    }
 
 
 @transaction.atomic
@@ -603,18 +907,49 @@ def register_book_create(
             code=contract.code,
             collective_id=contract.collective_id,
             contractor_id=contract.contractor_id,
-            method=contract.method,
-            term=term_text(contract.term_start, contract.term_end),
-            term_start=contract.term_start,
-            term_end=contract.term_end,
             sketch_map=sketch_map,
             serial=serial,
             note=note,
             registrar=registrar,
             registered_on=registered_on,
+            **_book_terms(contract),
         ),
         actor=actor,
     )
+
+
+def _current_book(code: str) -> RegisterBook:
+    book = get_by_code(RegisterBook, code)
+    if book.status != Status.CURRENT:
+        raise DomainError(f"登记簿 {code} 已注销")
+    return book
+
+
+@transaction.atomic
+def register_book_update(
+    *, actor: Actor, code: str, registrar: str, registered_on: dt.date, reason: str, note: str | None = None
+) -> RegisterBook:
+    """变更登记 of a register entry: the book follows its contract (method, term) and records
+    who registered the change and when; the former state stays in history."""
+    ensure_in_jurisdiction(actor, code)
+    book = _current_book(code)
+    contract = get_by_code(Contract, code)
+    if registered_on < contract.signed_on:
+        raise DomainError("登记时间不能早于合同签订时间", code="dates_order")
+    changes = _book_terms(contract) | {"registrar": registrar, "registered_on": registered_on}
+    if note is not None:
+        changes["note"] = note[:254]
+    return update_versioned(
+        RegisterBook, pk=book.pk, expected_version=book.version, changes=changes, actor=actor, reason=reason
+    )
+
+
+@transaction.atomic
+def register_book_retire(*, actor: Actor, code: str, reason: str) -> RegisterBook:
+    """The register entry of an ended contract is cancelled (注销登记)."""
+    ensure_in_jurisdiction(actor, code)
+    book = _current_book(code)
+    return retire_versioned(book, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -651,6 +986,120 @@ def certificate_issue(
         ),
         actor=actor,
     )
+
+
+def _valid_certificate(register_code: str, action: str) -> Certificate:
+    """The certificate of a register entry, unless it was never issued or is cancelled."""
+    certificate = Certificate.objects.filter(register_book__code=register_code).first()
+    if certificate is None:
+        raise DomainError(f"登记簿 {register_code} 尚未发证，不能{action}", code="no_certificate")
+    if certificate.state == Certificate.State.CANCELLED:
+        raise DomainError(f"权证 {register_code} 已注销，不能{action}", code="certificate_cancelled")
+    return certificate
+
+
+@transaction.atomic
+def certificate_reissue(
+    *,
+    actor: Actor,
+    register_code: str,
+    reason: str,
+    reissued_on: dt.date,
+    collected_on: dt.date,
+    collector_name: str,
+    collector_id_type: str,
+    collector_id_number: str,
+) -> CertificateReissue:
+    """权证补发 (CBJYQZ_QZBF) of a lost certificate; a cancelled one cannot be reissued."""
+    ensure_in_jurisdiction(actor, register_code)
+    certificate = _valid_certificate(register_code, "补发")
+    if reissued_on < certificate.issued_on:
+        raise DomainError("补发日期不能早于原发证日期", code="dates_order")
+    if collected_on < reissued_on:
+        raise DomainError("领取日期不能早于补发日期", code="dates_order")
+    return create_versioned(
+        CertificateReissue(
+            certificate_id=register_code,
+            reason=reason,
+            reissued_on=reissued_on,
+            collected_on=collected_on,
+            collector_name=collector_name,
+            collector_id_type=collector_id_type,
+            collector_id_number=collector_id_number,
+        ),
+        actor=actor,
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def certificate_replace(
+    *,
+    actor: Actor,
+    register_code: str,
+    reason: str,
+    replaced_on: dt.date,
+    collected_on: dt.date,
+    collector_name: str,
+    collector_id_type: str,
+    collector_id_number: str,
+) -> CertificateReplacement:
+    """权证换发 (CBJYQZ_QZHF): a damaged certificate, or a new one after a change registration.
+    The certificate's issue date moves to the replacement date (its old value stays in history)."""
+    ensure_in_jurisdiction(actor, register_code)
+    certificate = _valid_certificate(register_code, "换发")
+    book = get_by_code(RegisterBook, register_code)
+    if replaced_on < certificate.issued_on or replaced_on < book.registered_on:
+        raise DomainError("换发日期不能早于原发证日期和登记时间", code="dates_order")
+    if collected_on < replaced_on:
+        raise DomainError("领取日期不能早于换发日期", code="dates_order")
+    collector = {
+        "collector_name": collector_name,
+        "collector_id_type": collector_id_type,
+        "collector_id_number": collector_id_number,
+    }
+    record = create_versioned(
+        CertificateReplacement(
+            certificate_id=register_code, reason=reason, replaced_on=replaced_on, collected_on=collected_on, **collector
+        ),
+        actor=actor,
+        reason=reason,
+    )
+    update_versioned(
+        Certificate,
+        pk=certificate.pk,
+        expected_version=certificate.version,
+        changes={"issued_on": replaced_on, "collected": "1", "collected_on": collected_on, **collector},
+        actor=actor,
+        reason=reason,
+    )
+    return record
+
+
+@transaction.atomic
+def certificate_cancel(
+    *, actor: Actor, register_code: str, reason: str, cancelled_on: dt.date
+) -> CertificateCancellation:
+    """权证注销 (CBJYQZ_QZZX): the certificate is void from then on."""
+    ensure_in_jurisdiction(actor, register_code)
+    certificate = _valid_certificate(register_code, "注销")
+    if cancelled_on < certificate.issued_on:
+        raise DomainError("注销日期不能早于发证日期", code="dates_order")
+    record = create_versioned(
+        CertificateCancellation(certificate_id=register_code, reason=reason, cancelled_on=cancelled_on),
+        actor=actor,
+        reason=reason,
+    )
+    update_versioned(
+        Certificate,
+        pk=certificate.pk,
+        expected_version=certificate.version,
+        changes={"state": Certificate.State.CANCELLED},
+        actor=actor,
+        reason=reason,
+        action=ChangeRecord.Action.RETIRE,
+    )
+    return record
 
 
 @transaction.atomic
@@ -782,21 +1231,6 @@ def _replace_contract_links(old: Sequence[Parcel], new: Sequence[Parcel], *, act
             reason=reason,
         )
     contract_recount(actor=actor, contract_code=template.contract_id, reason=reason)
-
-
-def contract_recount(*, actor: Actor, contract_code: str, reason: str) -> Contract:
-    """Bring CBDKZS and HTZMJ(M) back in line with the contract's current CBDKXX rows."""
-    contract = get_by_code(Contract, contract_code)
-    links = ContractParcel.objects.filter(contract_id=contract_code, status=Status.CURRENT)
-    total = sum((link.contract_area for link in links), Decimal("0"))
-    return update_versioned(
-        Contract,
-        pk=contract.pk,
-        expected_version=contract.version,
-        changes={"total_area": total, "total_area_mu": sqm_to_mu(total), "parcel_count": links.count()},
-        actor=actor,
-        reason=reason,
-    )
 
 
 def _new_parcels_from(

@@ -61,7 +61,6 @@ from parcels.models import (
 )
 from parcels.models.base import Status
 from parcels.services import LONG_TERM_END, Actor, ParcelShare
-from registration import register_writes as writes
 from registration.models import BusinessItem, Case
 
 TRANSFER_ACQUISITION = "200"  # C.10 转让
@@ -353,7 +352,7 @@ def _registered(ctx: Context, outcome: Outcome, contract_code: str, *, new: bool
         outcome.books[contract_code] = "new"
         outcome.certificates[contract_code] = "issue"
         return
-    writes.register_book_update(
+    register.register_book_update(
         actor=ctx.actor,
         code=contract_code,
         registrar=ctx.registrar,
@@ -376,21 +375,21 @@ def _resign(ctx: Context, outcome: Outcome, contract_code: str) -> None:
         )
     signed = ctx.signed_on.get(contract_code, ctx.on)
     if signed != contract.signed_on:
-        writes.contract_update(actor=ctx.actor, contract_code=contract_code, reason=ctx.reason, signed_on=signed)
+        register.contract_update(actor=ctx.actor, contract_code=contract_code, reason=ctx.reason, signed_on=signed)
     outcome.contracts.setdefault(contract_code, "changed")
     _registered(ctx, outcome, contract_code, new=False)
 
 
 def _end_contract(ctx: Context, outcome: Outcome, contract_code: str) -> None:
     """A contract that ends: contract, register entry and a valid certificate end with it."""
-    writes.contract_retire(actor=ctx.actor, contract_code=contract_code, reason=ctx.reason)
+    register.contract_retire(actor=ctx.actor, contract_code=contract_code, reason=ctx.reason)
     outcome.contracts[contract_code] = "retired"
     book = RegisterBook.objects.filter(code=contract_code, status=Status.CURRENT).first()
     if book is not None:
-        writes.register_book_retire(actor=ctx.actor, code=contract_code, reason=ctx.reason)
+        register.register_book_retire(actor=ctx.actor, code=contract_code, reason=ctx.reason)
         outcome.books[contract_code] = "retired"
     if Certificate.objects.filter(register_book__code=contract_code, state=Certificate.State.VALID).exists():
-        writes.certificate_cancel(
+        register.certificate_cancel(
             actor=ctx.actor, register_code=contract_code, reason=ctx.reason[:200], cancelled_on=ctx.on
         )
         outcome.certificates[contract_code] = "cancelled"
@@ -411,7 +410,7 @@ def _release(ctx: Context, outcome: Outcome, links: Sequence[ContractParcel], ac
     link's own way of acquisition)."""
     held = []
     for link in links:
-        writes.link_retire(actor=ctx.actor, link_id=link.pk, reason=ctx.reason)
+        register.link_retire(actor=ctx.actor, link_id=link.pk, reason=ctx.reason)
         outcome.moved[link.parcel_id] = link.contractor_id
         held.append(Holding(link.parcel_id, link.contract_area, acquisition or link.acquisition, link.is_share))
     return held
@@ -425,7 +424,7 @@ def _receive(
     target = Contract.objects.filter(contractor_id=receiver.code, status=Status.CURRENT).first()
     if target is not None:
         for h in holdings:
-            writes.link_create(
+            register.link_create(
                 actor=ctx.actor,
                 contract_code=target.code,
                 parcel_code=h.parcel_code,
@@ -456,7 +455,7 @@ def _receive(
         if wanted.is_share != link.is_share:
             changes["is_share"] = wanted.is_share
         if changes:
-            writes.link_update(actor=ctx.actor, link_id=link.pk, reason=ctx.reason, **changes)
+            register.link_update(actor=ctx.actor, link_id=link.pk, reason=ctx.reason, **changes)
     _registered(ctx, outcome, code, new=True)
     return code
 
@@ -694,7 +693,7 @@ def _transfer(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> None:
             )
         _release(ctx, outcome, [link], TRANSFER_ACQUISITION)
         if area < link.contract_area:
-            writes.link_create(
+            register.link_create(
                 actor=ctx.actor,
                 contract_code=contract.code,
                 parcel_code=parcel_code,
@@ -707,7 +706,7 @@ def _transfer(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> None:
             contractor_id=taker.code, parcel_id=parcel_code, status=Status.CURRENT, contract__status=Status.CURRENT
         ).first()
         if held is not None:
-            writes.link_retire(actor=ctx.actor, link_id=held.pk, reason=ctx.reason)
+            register.link_retire(actor=ctx.actor, link_id=held.pk, reason=ctx.reason)
             area += held.contract_area
         share = Holding(parcel_code, area, TRANSFER_ACQUISITION, "1")
         taker_contract = _receive(ctx, outcome, [share], taker, contract)
@@ -763,7 +762,7 @@ def _members(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> None:
         if member_id not in current:
             raise DomainError("要更改的成员不是该户的现有家庭成员", code="member_missing")
         changes = {k: v for k, v in row.items() if k != "id"}
-        writes.member_update(
+        register.member_update(
             actor=ctx.actor,
             member_id=member_id,
             expected_version=current[member_id].version,
@@ -774,12 +773,12 @@ def _members(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> None:
         member_id = int(value["id"] if isinstance(value, dict) else value)
         if member_id not in current:
             raise DomainError("要减少的成员不是该户的现有家庭成员", code="member_missing")
-        writes.member_retire(actor=ctx.actor, member_id=member_id, reason=ctx.reason)
+        register.member_retire(actor=ctx.actor, member_id=member_id, reason=ctx.reason)
     for row in adds:
         register.create_versioned(
             FamilyMember(contractor_id=contractor.code, **_new_member_fields(row)), actor=ctx.actor, reason=ctx.reason
         )
-    writes.contractor_recount_members(actor=ctx.actor, contractor_code=contractor.code, reason=ctx.reason)
+    register.contractor_recount_members(actor=ctx.actor, contractor_code=contractor.code, reason=ctx.reason)
     _contract_follows(ctx, outcome, contractor)
 
 
@@ -799,7 +798,7 @@ def _representative(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> Non
     contractor = _contractor(_need(p, "contractor_code", "承包方"), "承包方")
     if contractor.kind != Contractor.Kind.HOUSEHOLD:
         raise DomainError("只有农户承包方可以变更承包方代表", code="kind_item")
-    writes.contractor_representative_change(
+    register.contractor_representative_change(
         actor=ctx.actor,
         contractor_code=contractor.code,
         member_id=int(_need(p, "member_id", "新的承包方代表")),
@@ -819,7 +818,7 @@ def _parcels_change(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> Non
         raise DomainError("请填写增加、减少或减小的地块", code="proposal_incomplete")
     for code in removes:
         link = _link_of(contract, code, "承包方")
-        writes.link_retire(actor=ctx.actor, link_id=link.pk, reason=ctx.reason)
+        register.link_retire(actor=ctx.actor, link_id=link.pk, reason=ctx.reason)
     for row in reduces:
         code = _need(row, "code", "减小的地块")
         link = _link_of(contract, code, "承包方")
@@ -829,8 +828,8 @@ def _parcels_change(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> Non
                 f"地块 {code} 减小后的面积 {area} 必须小于原合同面积 {link.contract_area} 平方米",
                 code="area_not_reduced",
             )
-        writes.link_retire(actor=ctx.actor, link_id=link.pk, reason=ctx.reason)
-        writes.link_create(
+        register.link_retire(actor=ctx.actor, link_id=link.pk, reason=ctx.reason)
+        register.link_create(
             actor=ctx.actor,
             contract_code=contract.code,
             parcel_code=code,
@@ -849,7 +848,7 @@ def _parcels_change(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> Non
         if parcel.collective_code != contract.collective_id:
             raise DomainError(f"地块 {code} 不属于发包方 {contract.collective_id}", code="collectives_differ")
         area = _area(row["contract_area"], "合同面积") if row.get("contract_area") else parcel.surveyed_area
-        writes.link_create(
+        register.link_create(
             actor=ctx.actor,
             contract_code=contract.code,
             parcel_code=code,
@@ -919,7 +918,7 @@ def _household_split(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> No
         raise DomainError("分出的成员必须是该户的现有家庭成员", code="member_missing")
     if len(set(leaving)) == len(members):
         raise DomainError("分户后原户至少要保留一名家庭成员", code="members_required")
-    if any(members[x].relation in writes.HEAD_RELATIONS for x in leaving):
+    if any(members[x].relation in register.HEAD_RELATIONS for x in leaving):
         raise DomainError("原户主不能分出：请先办理承包方代表变更（1032）", code="head_leaves")
     head_id = int(_need(p, "head_member_id", "新户户主"))
     if head_id not in leaving:
@@ -962,8 +961,8 @@ def _household_split(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> No
     outcome.contractors[new.code] = "new"
     outcome.contractors[original.code] = "changed"
     for member_id in leaving:
-        writes.member_retire(actor=ctx.actor, member_id=member_id, reason=ctx.reason)
-    writes.contractor_recount_members(actor=ctx.actor, contractor_code=original.code, reason=ctx.reason)
+        register.member_retire(actor=ctx.actor, member_id=member_id, reason=ctx.reason)
+    register.contractor_recount_members(actor=ctx.actor, contractor_code=original.code, reason=ctx.reason)
     new_contract = _give_links(ctx, outcome, given, new, acquisition=None, template=contract)
     _resign(ctx, outcome, contract.code)
     _check_areas_add_up(outcome, before, before_links, [original.code, new.code])
@@ -1011,10 +1010,10 @@ def _household_merge(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> No
     for household in merged:
         for member in FamilyMember.objects.filter(contractor_id=household.code, status=Status.CURRENT):
             fields = _member_fields(member)
-            if fields["relation"] in writes.HEAD_RELATIONS:
+            if fields["relation"] in register.HEAD_RELATIONS:
                 fields["relation"] = MERGED_HEAD_RELATION
             fields["relation"] = relations.get(member.pk, fields["relation"])
-            writes.member_retire(actor=ctx.actor, member_id=member.pk, reason=ctx.reason)
+            register.member_retire(actor=ctx.actor, member_id=member.pk, reason=ctx.reason)
             register.create_versioned(
                 FamilyMember(contractor_id=target.code, **{k: v for k, v in fields.items() if v is not None}),
                 actor=ctx.actor,
@@ -1027,9 +1026,9 @@ def _household_merge(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> No
                 code = _give_links(ctx, outcome, links, target, acquisition=None, template=contract)
                 target_contract = Contract.objects.get(code=code)
             _end_contract(ctx, outcome, contract.code)
-        writes.contractor_retire(actor=ctx.actor, contractor_code=household.code, reason=ctx.reason)
+        register.contractor_retire(actor=ctx.actor, contractor_code=household.code, reason=ctx.reason)
         outcome.contractors[household.code] = "retired"
-    writes.contractor_recount_members(actor=ctx.actor, contractor_code=target.code, reason=ctx.reason)
+    register.contractor_recount_members(actor=ctx.actor, contractor_code=target.code, reason=ctx.reason)
     outcome.contractors[target.code] = "changed"
     if target_contract is None:
         raise DomainError("合户的各户都没有现势承包合同", code="no_contract")
@@ -1056,11 +1055,11 @@ def _cancellation(ctx: Context, p: Mapping[str, Any], outcome: Outcome) -> None:
     parcels = [link.parcel_id for link in _links(contract.code)]
     _end_contract(ctx, outcome, contract.code)
     if ctx.case.item == "1072":
-        writes.contractor_retire(actor=ctx.actor, contractor_code=contractor.code, reason=ctx.reason)
+        register.contractor_retire(actor=ctx.actor, contractor_code=contractor.code, reason=ctx.reason)
         outcome.contractors[contractor.code] = "retired"
     if ctx.case.item == "1073":
         for code in parcels:
-            writes.parcel_retire(actor=ctx.actor, code=code, reason=f"{cause}（业务 {ctx.case.number}）")
+            register.parcel_retire(actor=ctx.actor, code=code, reason=f"{cause}（业务 {ctx.case.number}）")
             outcome.retired_parcels.append(code)
     _message_ids(outcome, contractor.code, contract.code)
     outcome.extension = {"ZXYY": cause}
@@ -1083,7 +1082,7 @@ def _certificate_business(ctx: Context, p: Mapping[str, Any], outcome: Outcome) 
             "collector_id_number": _need(p, "collector_id_number", "领取人证件号码"),
         }
         if item == "2011":
-            record = writes.certificate_reissue(
+            record = register.certificate_reissue(
                 actor=ctx.actor, register_code=code, reason=reason, reissued_on=ctx.on, **collector
             )
             outcome.certificates[code] = "reissued"
@@ -1099,7 +1098,7 @@ def _certificate_business(ctx: Context, p: Mapping[str, Any], outcome: Outcome) 
                 }
             }
         else:
-            replaced = writes.certificate_replace(
+            replaced = register.certificate_replace(
                 actor=ctx.actor, register_code=code, reason=reason, replaced_on=ctx.on, **collector
             )
             outcome.certificates[code] = "replaced"
@@ -1115,7 +1114,7 @@ def _certificate_business(ctx: Context, p: Mapping[str, Any], outcome: Outcome) 
                 }
             }
     else:
-        cancelled = writes.certificate_cancel(actor=ctx.actor, register_code=code, reason=reason, cancelled_on=ctx.on)
+        cancelled = register.certificate_cancel(actor=ctx.actor, register_code=code, reason=reason, cancelled_on=ctx.on)
         outcome.certificates[code] = "cancelled"
         outcome.extension = {"QZZX": {"CBJYQZBM": code, "ZXYY": reason, "ZXRQ": _stamp(cancelled.cancelled_on)}}
     _message_ids(outcome, book.contractor_id, code)

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from accounts.permissions import has_capability
 from accounts.scoping import ensure_in_jurisdiction
-from gisapp.errors import DomainError
+from gisapp.errors import DomainError, NotFoundError
 from parcels import services as register
 from parcels.models import ChangeRecord, Collective, Contract, Contractor, Region
 from parcels.services import Actor
@@ -66,7 +66,6 @@ from registration.models import (
     ContractSignature,
     PlatformMessage,
 )
-from registration.register_writes import certificate_replace
 
 T = TypeVar("T")
 Kind = ArchiveDocument.Kind
@@ -138,7 +137,7 @@ def collect_change_records() -> Iterator[list[ChangeRecord]]:
 def _lock_case(actor: Actor, number: str) -> Case:
     case = Case.objects.select_for_update().filter(number=number).first()
     if case is None:
-        raise DomainError(f"业务 {number} 不存在", code="not_found")
+        raise NotFoundError(f"业务 {number} 不存在", details={"number": number})
     ensure_in_jurisdiction(actor, case.collective_code)
     return case
 
@@ -738,7 +737,7 @@ def case_certify(
                 **collector,
             )
         elif what == "replace":
-            certificate_replace(
+            register.certificate_replace(
                 actor=actor,
                 register_code=code,
                 reason=f"{case.get_business_type_display()}后换发（业务 {case.number}）",
@@ -834,7 +833,7 @@ def case_attach(
     if supersedes_id is not None:
         previous = ArchiveDocument.objects.filter(pk=supersedes_id, case=case).first()
         if previous is None:
-            raise DomainError("要更正的档案不属于本业务", code="not_found")
+            raise NotFoundError("要更正的档案不属于本业务", details={"supersedes": supersedes_id})
     register_code = ""
     contract = Contract.objects.filter(contractor_id=case.contractor_code, status="current").first()
     if contract is not None:

@@ -14,6 +14,7 @@ import pytest
 from django.db import transaction
 
 from gisapp.errors import DomainError
+from parcels import services as register
 from parcels.models import (
     Certificate,
     CertificateCancellation,
@@ -28,7 +29,7 @@ from parcels.models import (
     RegisterBook,
 )
 from parcels.models.base import Status
-from registration import register_writes, services, testing
+from registration import services, testing
 from registration.models import Case, CaseState
 from registration.testing import member, vertical_line
 from tests.conftest import GROUP, OTHER_GROUP, TOWN, VILLAGE
@@ -241,11 +242,11 @@ def test_1023_part_of_a_parcel_after_split(village: dict[str, Any]) -> None:
 def test_1024_share_transfer_keeps_the_parcels_shares_adding_up(village: dict[str, Any]) -> None:
     a, b = village["a"], village["b"]
     shared = village["parcels"][5]
-    register_writes.link_create(
+    register.link_create(
         actor=None, contract_code=contract_of(a).code, parcel_code=shared, contract_area=Decimal("6000"),
         acquisition="110", is_share="1", reason="确权确股",
     )  # fmt: skip
-    register_writes.link_create(
+    register.link_create(
         actor=None, contract_code=contract_of(b).code, parcel_code=shared, contract_area=Decimal("4000"),
         acquisition="110", is_share="1", reason="确权确股",
     )  # fmt: skip

@@ -19,7 +19,7 @@ from django.utils import timezone
 from PIL import Image
 from pypdf import PdfReader
 
-from gisapp.errors import DomainError
+from gisapp.errors import DomainError, NotFoundError
 from parcels.models import Contractor
 from registration import archive, selectors, services, testing
 from registration.documents import sketch
@@ -227,6 +227,17 @@ def test_uploads_are_hashed_immutable_and_corrected_by_new_versions(registered: 
             title="x",
             supersedes_id=first.pk,
         )
+    with pytest.raises(NotFoundError, match="要更正的档案不属于本业务") as unknown:
+        services.case_attach(
+            actor=clerk,
+            number=registered.number,
+            content=PDF,
+            filename="x.pdf",
+            kind="household",
+            title="x",
+            supersedes_id=second.pk + 1000,
+        )
+    assert (unknown.value.code, unknown.value.http_status) == ("not_found", 404)
     with pytest.raises(DomainError, match="只能上传"):
         services.case_attach(
             actor=clerk, number=registered.number, content=b"hello", filename="a.txt", kind="other", title="x"

@@ -11,7 +11,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from gisapp.errors import DomainError, OutOfJurisdictionError
+from gisapp.api import exception_handler
+from gisapp.errors import DomainError, NotFoundError, OutOfJurisdictionError
 from parcels import services as register
 from parcels.models import Parcel
 from registration import services, testing
@@ -196,3 +197,29 @@ def test_other_village_and_other_roles_are_refused(village: dict[str, Any], make
     for role in ("surveyor", "department", "data_staff"):
         with pytest.raises(ForbiddenError):
             services.case_accept(actor=make_user(role, TOWN), number=case.number)
+
+
+def test_an_unknown_case_number_is_not_found(village: dict[str, Any]) -> None:
+    """Every step on a case number that does not exist is refused as not found (404, the
+    number named), not as bad input (400), and writes nothing."""
+    unknown = "310151" + timezone.localdate().strftime("%Y%m%d") + "999999"
+    clerk, reviewer = village["clerk"], village["reviewer"]
+    steps = {
+        "accept": lambda: services.case_accept(actor=clerk, number=unknown),
+        "preliminary": lambda: services.case_preliminary(actor=clerk, number=unknown),
+        "review": lambda: services.case_review(actor=reviewer, number=unknown),
+        "register": lambda: services.case_register(actor=reviewer, number=unknown),
+        "certify": lambda: services.case_certify(actor=clerk, number=unknown),
+        "close": lambda: services.case_close(actor=clerk, number=unknown),
+        "reject": lambda: services.case_reject(actor=clerk, number=unknown, reason="材料不全"),
+        "withdraw": lambda: services.case_withdraw(actor=clerk, number=unknown, reason="申请人撤回"),
+    }
+    for name, step in steps.items():
+        with pytest.raises(NotFoundError) as err:
+            step()
+        assert (err.value.code, err.value.http_status) == ("not_found", 404), name
+        assert err.value.message == f"业务 {unknown} 不存在", name
+        response = exception_handler(err.value, {})
+        assert response is not None and response.status_code == 404, name
+        assert response.data["error"]["code"] == "not_found", name
+    assert not Case.objects.exists() and not CaseStep.objects.exists()

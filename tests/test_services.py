@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from django.contrib.gis.geos import GEOSGeometry, Polygon
+from django.db import transaction
 from pyproj import Transformer
 from shapely.geometry import Polygon as ShapelyPolygon
 from shapely.ops import transform
 
 from gisapp.errors import DomainError, NotFoundError, StaleObjectError
 from parcels import services
-from parcels.models import ChangeRecord, Contract, ContractParcel, Parcel
+from parcels.models import ChangeRecord, Contract, ContractParcel, FamilyMember, Parcel
 from tests.conftest import GROUP, contractor_fields, head_member, square
 
 TO_4490 = Transformer.from_crs(4528, 4490, always_xy=True)
@@ -246,6 +247,88 @@ def test_member_add_keeps_the_count_and_uses_the_households_version(county: dict
     assert Contractor.objects.get(code=code).member_count == 2
 
 
+def _refusal(call: Any) -> str:
+    """The message of a refused write; the refusal leaves the history as it was."""
+    records = ChangeRecord.objects.count()
+    with pytest.raises(DomainError) as err, transaction.atomic():
+        call()
+    assert ChangeRecord.objects.count() == records
+    return err.value.message
+
+
+@pytest.mark.django_db
+def test_member_and_household_refusals_name_masked_name_and_code(county: dict[str, str]) -> None:
+    """Refusals reach pages, API responses and message cookies: a household or a member is
+    named by the masked name and the household's code, never by the full name."""
+    head_id, spouse_id, son_id = "310151198001011234", "310151198202024321", "310151200505051111"
+    household = services.contractor_create(
+        actor=None,
+        collective_code=GROUP,
+        kind="1",
+        members=[
+            head_member("张三丰", head_id),
+            {"name": "李秀英", "sex": "2", "id_type": "1", "id_number": spouse_id, "relation": "10"},
+            {"name": "张小明", "sex": "1", "id_type": "1", "id_number": son_id, "relation": "20"},
+        ],
+        **contractor_fields("张三丰", head_id),
+    )
+    code = household.code
+    members = {m.id_number: m for m in FamilyMember.objects.filter(contractor_id=code)}
+    spouse, son = members[spouse_id], members[son_id]
+    services.member_retire(actor=None, member_id=spouse.pk, reason="迁出")
+
+    def assert_masked(message: str, expected: str) -> None:
+        assert expected in message, message
+        for name, id_number in (("张三丰", head_id), ("李秀英", spouse_id), ("张小明", son_id)):
+            assert name not in message and id_number not in message, message
+
+    message = _refusal(lambda: services.member_retire(actor=None, member_id=spouse.pk, reason="迁出"))
+    assert_masked(message, f"家庭成员 李**（{code}）已是历史记录")
+    message = _refusal(
+        lambda: services.member_update(
+            actor=None, member_id=spouse.pk, expected_version=2, reason="更正", remark_note="更正"
+        )
+    )
+    assert_masked(message, f"家庭成员 李**（{code}）已是历史记录，不能修改")
+
+    def two_heads() -> None:
+        services.member_update(actor=None, member_id=son.pk, expected_version=1, reason="更正", relation="02")
+        services.contractor_recount_members(actor=None, contractor_code=code, reason="更正")
+
+    assert_masked(_refusal(two_heads), f"承包方 张**（{code}）必须有且只有一名户主")
+
+    def nobody_left() -> None:
+        for member in FamilyMember.objects.filter(contractor_id=code, status="current"):
+            services.member_retire(actor=None, member_id=member.pk, reason="迁出")
+        services.contractor_recount_members(actor=None, contractor_code=code, reason="迁出")
+
+    assert_masked(_refusal(nobody_left), f"承包方 张**（{code}）至少要保留一名家庭成员")
+
+    parcel = services.parcel_create(actor=None, collective_code=GROUP, geom=square(0, 0), **PARCEL_ATTRS)
+    services.contract_create(
+        actor=None,
+        contractor_code=code,
+        method="110",
+        term_start=dt.date(2018, 1, 1),
+        term_end=services.LONG_TERM_END,
+        signed_on=dt.date(2019, 3, 1),
+        parcels=[services.ParcelShare(parcel.code)],
+    )
+    message = _refusal(lambda: services.contractor_retire(actor=None, contractor_code=code, reason="消亡"))
+    assert_masked(message, f"承包方 张**（{code}）还有现势承包合同，不能注销")
+
+    gone = services.contractor_create(
+        actor=None,
+        collective_code=GROUP,
+        kind="1",
+        members=[head_member("张三丰", head_id)],  # a namesake without a contract
+        **contractor_fields("张三丰", head_id),
+    )
+    services.contractor_retire(actor=None, contractor_code=gone.code, reason="消亡")
+    message = _refusal(lambda: services.contractor_retire(actor=None, contractor_code=gone.code, reason="消亡"))
+    assert_masked(message, f"承包方 张**（{gone.code}）已是历史记录")
+
+
 @pytest.mark.django_db
 def test_codes_are_never_reused(county: dict[str, str]) -> None:
     first = services.parcel_create(actor=None, collective_code=GROUP, geom=square(0, 0), **PARCEL_ATTRS)
@@ -371,10 +454,95 @@ def test_update_of_an_unknown_parcel_is_not_found(county: dict[str, str]) -> Non
             GROUP + "0099J",
             "承包合同",
         ),
+        (
+            lambda code: services.contract_update(
+                actor=None, contract_code=code, reason="变更", signed_on=dt.date.today()
+            ),
+            GROUP + "0099J",
+            "承包合同",
+        ),
+        (
+            lambda code: services.contract_retire(actor=None, contract_code=code, reason="注销"),
+            GROUP + "0099J",
+            "承包合同",
+        ),
+        (
+            lambda code: services.link_create(
+                actor=None,
+                contract_code=code,
+                parcel_code=UNKNOWN_DKBM,
+                contract_area=Decimal("100"),
+                acquisition="110",
+                reason="调整",
+            ),
+            GROUP + "0099J",
+            "承包合同",
+        ),
+        (
+            lambda code: services.register_book_update(
+                actor=None, code=code, registrar="登簿员", registered_on=dt.date(2020, 1, 1), reason="变更"
+            ),
+            GROUP + "0099J",
+            "承包经营权登记簿",
+        ),
+        (
+            lambda code: services.register_book_retire(actor=None, code=code, reason="注销"),
+            GROUP + "0099J",
+            "承包经营权登记簿",
+        ),
+        (
+            lambda code: services.contractor_recount_members(actor=None, contractor_code=code, reason="核减"),
+            GROUP + "0099",
+            "承包方",
+        ),
+        (
+            lambda code: services.contractor_representative_change(
+                actor=None, contractor_code=code, member_id=1, former_head_relation="10", reason="代表变更"
+            ),
+            GROUP + "0099",
+            "承包方",
+        ),
+        (
+            lambda code: services.contractor_retire(actor=None, contractor_code=code, reason="消亡"),
+            GROUP + "0099",
+            "承包方",
+        ),
+        (lambda code: services.parcel_retire(actor=None, code=code, reason="灭失"), UNKNOWN_DKBM, "地块"),
+        (
+            lambda pk: services.member_update(actor=None, member_id=pk, expected_version=1, reason="更正", name="无名"),
+            987654,
+            "家庭成员",
+        ),
+        (lambda pk: services.member_retire(actor=None, member_id=pk, reason="迁出"), 987654, "家庭成员"),
+        (
+            lambda pk: services.link_update(actor=None, link_id=pk, reason="调整", contract_area=Decimal("1")),
+            987654,
+            "承包地块信息",
+        ),
+        (lambda pk: services.link_retire(actor=None, link_id=pk, reason="调整"), 987654, "承包地块信息"),
     ],
-    ids=["member_add", "contract_create", "register_book_create", "certificate_issue", "transfer_contract_create"],
+    ids=[
+        "member_add",
+        "contract_create",
+        "register_book_create",
+        "certificate_issue",
+        "transfer_contract_create",
+        "contract_update",
+        "contract_retire",
+        "link_create",
+        "register_book_update",
+        "register_book_retire",
+        "contractor_recount_members",
+        "contractor_representative_change",
+        "contractor_retire",
+        "parcel_retire",
+        "member_update",
+        "member_retire",
+        "link_update",
+        "link_retire",
+    ],
 )
-def test_services_name_the_unknown_code(county: dict[str, str], call: Any, code: str, kind: str) -> None:
+def test_services_name_the_unknown_code(county: dict[str, str], call: Any, code: str | int, kind: str) -> None:
     records = ChangeRecord.objects.count()
     with pytest.raises(NotFoundError) as err:
         call(code)
