@@ -21,7 +21,9 @@ from typing import Final
 
 from django.core.exceptions import ValidationError
 
-REGION_LEVELS: Final = {"county": 6, "town": 9, "village": 12, "group": 14}
+# Province (省级) and city (地级) codes are the GB/T 2260 prefixes of a county's code; they
+# appear in the 权属单位代码表 and give a city bureau its jurisdiction.
+REGION_LEVELS: Final = {"province": 2, "city": 4, "county": 6, "town": 9, "village": 12, "group": 14}
 
 FAMILY_CONTRACTING: Final = "110"  # C.10 家庭承包: contract codes end in J
 
@@ -61,6 +63,8 @@ def validate_region_code(code: str, level: str) -> None:
         raise CodeError(f"未知的区域级别：{level!r}", code="level")
     _digits(code, REGION_LEVELS[level], f"{level}级区域代码")
     length = REGION_LEVELS[level]
+    if (level == "province" and code == "00") or (level == "city" and code[2:] == "00"):
+        raise CodeError(f"区域代码 {code} 的本级代码不能为00", code="zero")
     segment = {9: code[6:9], 12: code[9:12]}.get(length)
     if segment is not None and segment == "000":
         raise CodeError(f"区域代码 {code} 的本级顺序码不能为000", code="zero")

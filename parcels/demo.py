@@ -89,6 +89,7 @@ from parcels.models import (
 
 DEMO_COUNTY = "310151"
 DEMO_COUNTY_NAME = "示范区"
+DEMO_PROVINCE = ("31", "上海市")
 STORAGE_SRID = 4490  # CGCS2000 lon/lat, the models' SRID (gisapp.config insists on it)
 DEMO_AREA_SRID = 4528  # CGCS2000 3° Gauss-Krüger zone 40 (CM 120°E), zone-prefixed eastings
 DEMO_CENTER = (121.40, 31.625)  # lon, lat: the middle of 121.30-121.50 E, 31.55-31.70 N
@@ -978,6 +979,15 @@ def _write_regions(layout: Layout, to_lonlat: Transformer) -> None:
     geoms = dict(zip((r.code for r in regions), rings, strict=True))
     ids: dict[str, int] = {}
     parent_length = {Region.Level.TOWN: 6, Region.Level.VILLAGE: 9, Region.Level.GROUP: 12}
+    county_code = regions[0].code[:6]
+    if county_code.startswith(DEMO_PROVINCE[0]):
+        # The province above the demo county (its 权属单位代码表 starts there); shared with
+        # any other county of the province, so kept when the demo is replaced.
+        province, _ = Region.objects.get_or_create(
+            code=DEMO_PROVINCE[0], defaults={"name": DEMO_PROVINCE[1], "level": Region.Level.PROVINCE}
+        )
+        ids[province.code] = province.pk
+        parent_length[Region.Level.COUNTY] = 2
     for level in Region.Level:
         batch = []
         for region in regions:

@@ -644,8 +644,9 @@ def parcel_search(*, user: User | None, query: str, limit: int = SEARCH_LIMIT) -
             hits += _parcel_hits(parcels, "承包经营权证", _contractor_names(codes), limit)
     if not _DIGITS.match(q):
         regions = (
-            Region.objects.filter(name__contains=q)
-            .exclude(level=Region.Level.COUNTY)
+            Region.objects.filter(
+                name__contains=q, level__in=[Region.Level.TOWN, Region.Level.VILLAGE, Region.Level.GROUP]
+            )
             .annotate(envelope=Envelope("geom"))
             .order_by("code")
             .values_list("code", "name", "level", "envelope")

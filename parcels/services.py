@@ -315,7 +315,11 @@ def region_create(
 ) -> Region:
     coding.validate_region_code(code, level)
     parent = None
-    if level != Region.Level.COUNTY:
+    if level in (Region.Level.PROVINCE, Region.Level.CITY, Region.Level.COUNTY):
+        # Above the county the parents are optional: the longest held prefix.
+        prefixes = [code[:n] for n in (4, 2) if n < len(code)]
+        parent = Region.objects.filter(code__in=prefixes).order_by("-code").first() if prefixes else None
+    else:
         parent_length = {"town": 6, "village": 9, "group": 12}[level]
         parent = Region.objects.filter(code=code[:parent_length]).first()
         if parent is None:

@@ -13,7 +13,14 @@ FBF = "22058110000701"  # the digest's 权属单位代码表 example group, as a
 
 @pytest.mark.parametrize(
     "code,level",
-    [("220581", "county"), ("220581100", "town"), ("220581100007", "village"), ("22058110000701", "group")],
+    [
+        ("22", "province"),
+        ("2205", "city"),
+        ("220581", "county"),
+        ("220581100", "town"),
+        ("220581100007", "village"),
+        ("22058110000701", "group"),
+    ],
 )
 def test_region_codes_of_the_standard_examples(code: str, level: str) -> None:
     coding.validate_region_code(code, level)
@@ -22,6 +29,9 @@ def test_region_codes_of_the_standard_examples(code: str, level: str) -> None:
 @pytest.mark.parametrize(
     "code,level,rule",
     [
+        ("00", "province", "zero"),
+        ("2200", "city", "zero"),
+        ("220", "province", "length"),
         ("22058", "county", "length"),
         ("2205811", "county", "length"),
         ("220581000", "town", "zero"),

@@ -101,6 +101,8 @@ def register(county: dict[str, str]) -> dict[str, Any]:
     services.certificate_issue(
         actor=None, register_code=book.code, authority="示范区人民政府", issued_on=dt.date(2019, 5, 1)
     )
+    # Region layers hold the regions that have a shape (the others travel in the code table).
+    Region.objects.filter(code__startswith=COUNTY).update(geom=MultiPolygon(square(E0 - 1000, N0 - 1000, 3000)))
     return {"a": a, "b": b, "c": c, "household": household, "contract": contract}
 
 

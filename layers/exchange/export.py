@@ -18,7 +18,9 @@ What goes in, and the choices made where the material is silent:
 * BSM: the stored value, else the feature's rank in the layer (1..n, by code).
 * A value that does not fit its field, or a multi-part parcel, is an :class:`ExportError`
   and nothing is left behind: the package is written into a hidden folder and renamed
-  into place at the end.
+  into place at the end. ``keep_multipart=True`` writes a multi-part parcel (one an import
+  loaded and flagged) as one DK record with several rings instead, and lists it in
+  ``PackageResult.multipart``: a package can then go back out as it came in.
 * JZD/JZX: exported as held; a county that holds no JZD gets both generated from its parcels
   (``layers.exchange.jzdx``) and its parcels' KJZB from the same points.
 
@@ -86,6 +88,7 @@ class PackageResult:
     files: list[Path] = field(default_factory=list)
     generated_jzdx: bool = False
     zip_path: Path | None = None
+    multipart: list[str] = field(default_factory=list)  # DKBM of parcels written multi-part
 
 
 def county_of(code: str) -> Region:
@@ -179,6 +182,8 @@ class Context:
     year: int
     srid: int
     generated: jzdx.Generated | None = None
+    keep_multipart: bool = False
+    multipart: list[str] = field(default_factory=list)
 
     @property
     def code(self) -> str:
@@ -188,8 +193,10 @@ class Context:
 def dk_rows(ctx: Context) -> Source:
     layer = SHAPE_LAYERS["DK"]
     parcels = Parcel.objects.filter(code__startswith=ctx.code, status=Status.CURRENT)
-    multi = list(parcels.annotate(parts=NumGeometries("geom")).filter(parts__gt=1).values_list("code", flat=True)[:20])
-    if multi:
+    multi_parts = parcels.annotate(parts=NumGeometries("geom")).filter(parts__gt=1).order_by("code")
+    if ctx.keep_multipart:
+        ctx.multipart = list(multi_parts.values_list("code", flat=True))
+    elif multi := list(multi_parts.values_list("code", flat=True)[:20]):
         raise ExportError(
             f"以下地块是多部件图形，不能按单部件地块导出（请先在质检中处理）：{', '.join(multi)}",
             layer="DK",
@@ -228,12 +235,14 @@ def jzx_rows(ctx: Context) -> Source:
 
 
 def region_rows(name: str) -> Callable[[Context], Source]:
-    """XJXZQ/XJQY/CJQY/ZJQY from parcels.Region: the level's code and name columns."""
+    """XJXZQ/XJQY/CJQY/ZJQY from parcels.Region: the level's code and name columns, for the
+    regions that have a shape. One without (known from a 权属单位代码表 only) travels in the
+    code table; a polygon record with a NULL shape is what importers, ours included, refuse."""
     level, code_field, name_field = REGION_LAYERS[name]
 
     def rows(ctx: Context) -> Source:
         layer = SHAPE_LAYERS[name]
-        regions = Region.objects.filter(level=level, code__startswith=ctx.code)
+        regions = Region.objects.filter(level=level, code__startswith=ctx.code, geom__isnull=False)
         overrides = {"YSDM": Value(layer.feature_code), code_field: F("code"), name_field: F("name")}
         return _queryset_source(regions, layer, ctx.srid, overrides, "code")
 
@@ -394,9 +403,11 @@ def export_package(
     overwrite: bool = False,
     metadata: MetadataInfo | None = None,
     progress: Progress | None = None,
+    keep_multipart: bool = False,
 ) -> PackageResult:
     """Write the county package ``{out_dir}/{county6}{县名}/`` (and ``{county6}{县名}.zip``);
-    ``progress(step, n)`` hears of every ``n`` features or rows written."""
+    ``progress(step, n)`` hears of every ``n`` features or rows written. Multi-part parcels
+    are refused unless ``keep_multipart`` (then written as they are and listed in the result)."""
     region = county_of(county)
     if not (1000 <= year <= 9999):
         raise ExportError(f"年份 {year} 不是4位数字")
@@ -409,7 +420,7 @@ def export_package(
     partial = out_dir / f".{dirname}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     result = PackageResult(root=root, srid=srid)
-    ctx = Context(county=region, year=year, srid=srid)
+    ctx = Context(county=region, year=year, srid=srid, keep_multipart=keep_multipart)
     try:
         for folder in PACKAGE_FOLDERS:
             (partial / folder).mkdir(parents=True)
@@ -431,6 +442,7 @@ def export_package(
                 layer = SHAPE_LAYERS[name]
                 result.layers[name] = write_layer(vector, ctx, name, progress=progress, keep_empty=layer.required)
             _drop_generated()
+            result.multipart = ctx.multipart
             if progress is not None:
                 progress("元数据与权属数据", 0)
             info = metadata or MetadataInfo()

@@ -1065,7 +1065,8 @@ class PackageImporter:
 
     def _stage_regions(self, cursor: CursorWrapper) -> None:
         """Regions of the county from the region layers (with shapes) and the 权属单位代码表
-        (names; full names cut to the part below the parent)."""
+        (names; full names cut to the part below the parent), and the province and city rows
+        above the county that the table lists (e.g. ``31000000000000 上海市``)."""
         assert self.package is not None
         county = self.package.county_code
         cursor.execute("DROP TABLE IF EXISTS stg_region")
@@ -1076,9 +1077,13 @@ class PackageImporter:
         full_names: dict[str, str] = {}
         rows: list[tuple[str, str, str]] = []
         for _number, code14, name in sorted(self.code_table, key=lambda r: r[1]):
-            if not code14.startswith(county):
+            if code14[2:] == "000000000000" and county.startswith(code14[:2]):
+                code, level = code14[:2], "province"
+            elif code14[4:] == "0000000000" and county.startswith(code14[:4]):
+                code, level = code14[:4], "city"
+            elif not code14.startswith(county):
                 continue
-            if code14[6:] == "00000000":
+            elif code14[6:] == "00000000":
                 code, level = code14[:6], "county"
             elif code14[9:] == "00000":
                 code, level = code14[:9], "town"
@@ -1087,7 +1092,10 @@ class PackageImporter:
             else:
                 code, level = code14, "group"
             full_names[code] = name
-            parent = {"county": "", "town": code[:6], "village": code[:9], "group": code[:12]}[level]
+            if level in ("province", "city", "county"):
+                parent = next((code[:n] for n in (4, 2) if n < len(code) and code[:n] in full_names), "")
+            else:
+                parent = {"town": code[:6], "village": code[:9], "group": code[:12]}[level]
             short = name
             parent_name = full_names.get(parent, "")
             if parent_name and name.startswith(parent_name) and len(name) > len(parent_name):
@@ -1616,12 +1624,13 @@ class PackageImporter:
     def _check_regions(self, cursor: CursorWrapper) -> None:
         assert self.package is not None
         county = self.package.county_code
-        lengths = {"county": 6, "town": 9, "village": 12, "group": 14}
+        lengths = {"province": 2, "city": 4, "county": 6, "town": 9, "village": 12, "group": 14}
         cursor.execute(
             "SELECT source, part, rec, code, level FROM stg_region WHERE code IS NULL OR NOT ("
             r"(level = 'county' AND code ~ '^\d{6}$') OR (level = 'town' AND code ~ '^\d{9}$') OR "
-            r"(level = 'village' AND code ~ '^\d{12}$') OR (level = 'group' AND code ~ '^\d{14}$')) "
-            "OR left(code, 6) <> %s LIMIT %s",
+            r"(level = 'village' AND code ~ '^\d{12}$') OR (level = 'group' AND code ~ '^\d{14}$') OR "
+            r"(level IN ('province', 'city') AND source = '代码表')) "
+            "OR (left(code, 6) <> %s AND level NOT IN ('province', 'city')) LIMIT %s",
             [county, MAX_PER_RULE],
         )
         for source, part, rec, code, level in cursor.fetchall():
@@ -2111,8 +2120,18 @@ class PackageImporter:
         cursor.execute(
             """
             UPDATE region r SET parent_id = p.id FROM region p
-            WHERE r.parent_id IS NULL AND r.level <> 'county' AND left(r.qydm, 6) = %s
+            WHERE r.parent_id IS NULL AND r.level NOT IN ('county', 'city', 'province') AND left(r.qydm, 6) = %s
               AND p.qydm = left(r.qydm, CASE r.level WHEN 'town' THEN 6 WHEN 'village' THEN 9 ELSE 12 END)
+            """,
+            [self.package.county_code],
+        )
+        # Above the county a parent is optional: the longest held prefix (city, else province).
+        cursor.execute(
+            """
+            UPDATE region r SET parent_id = (
+                SELECT p.id FROM region p WHERE p.level IN ('city', 'province') AND length(p.qydm) < length(r.qydm)
+                  AND left(r.qydm, length(p.qydm)) = p.qydm ORDER BY length(p.qydm) DESC LIMIT 1)
+            WHERE r.parent_id IS NULL AND r.level IN ('county', 'city') AND %s LIKE r.qydm || '%%'
             """,
             [self.package.county_code],
         )

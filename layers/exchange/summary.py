@@ -53,15 +53,23 @@ def unit_code(code: str) -> str:
 
 
 def full_names(regions: Iterable[Region]) -> dict[str, str]:
-    """Each region's full name: its ancestors' names then its own (县 乡 村 组)."""
+    """Each region's full name: its ancestors' names then its own (省 市 县 乡 村 组; the
+    levels held among ``regions``)."""
     names = {r.code: r.name for r in regions}
     return {
-        code: "".join(names[code[:n]] for n in (6, 9, 12, 14) if n <= len(code) and code[:n] in names) for code in names
+        code: "".join(names[code[:n]] for n in (2, 4, 6, 9, 12, 14) if n <= len(code) and code[:n] in names)
+        for code in names
     }
 
 
 def county_regions(county: Region) -> list[Region]:
     return list(Region.objects.filter(code__startswith=county.code).order_by("code"))
+
+
+def upper_regions(county: Region) -> list[Region]:
+    """The province and city above the county, where held."""
+    prefixes = [county.code[:2], county.code[:4]]
+    return list(Region.objects.filter(code__in=prefixes, level__in=["province", "city"]).order_by("code"))
 
 
 # --- the figures, per collective (14-digit code) -----------------------------------------
@@ -285,7 +293,7 @@ def _data_styles() -> tuple[xlwt.XFStyle, xlwt.XFStyle, xlwt.XFStyle]:
 def write_summaries(folder: Path, county: Region) -> list[Path]:
     """The six tables ``{county6}{县名}{表名}.xls`` in ``folder``."""
     regions = county_regions(county)
-    names = full_names(regions)
+    names = full_names(upper_regions(county) + regions)
     units = collect(county.code)
     figures = {r.code: rollup(units, r.code) for r in regions}
     text, count, area = _data_styles()
@@ -309,8 +317,9 @@ def write_summaries(folder: Path, county: Region) -> list[Path]:
 
 
 def write_code_table(path: Path, county: Region) -> Path:
-    """权属单位代码表: 权属单位代码 (14 digits) and 权属单位名称 (full name), county to groups."""
-    regions = county_regions(county)
+    """权属单位代码表: 权属单位代码 (14 digits) and 权属单位名称 (full name), from the province
+    and city (where held) down to the groups."""
+    regions = upper_regions(county) + county_regions(county)
     names = full_names(regions)
     text, _, _ = _data_styles()
     workbook = xlwt.Workbook(encoding="utf-8")

@@ -7,9 +7,13 @@ from parcels.coding import REGION_LEVELS
 
 class Region(models.Model):
     """Administrative and collective regions: county (XJXZQ), town (XJQY), village (CJQY),
-    group (ZJQY). The code's length gives the level; the parent's code is its prefix."""
+    group (ZJQY), and above the county the province and city that the 权属单位代码表 names
+    (no shapes needed; a city bureau's staff get the city as jurisdiction). The code's length
+    gives the level; the parent's code is its longest held prefix."""
 
     class Level(models.TextChoices):
+        PROVINCE = "province", "省级行政区"
+        CITY = "city", "地级行政区"
         COUNTY = "county", "县级行政区"
         TOWN = "town", "乡级区域"
         VILLAGE = "village", "村级区域"
@@ -34,7 +38,9 @@ class Region(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(level="county", code__regex=r"^\d{6}$")
+                    Q(level="province", code__regex=r"^\d{2}$")
+                    | Q(level="city", code__regex=r"^\d{4}$")
+                    | Q(level="county", code__regex=r"^\d{6}$")
                     | Q(level="town", code__regex=r"^\d{9}$")
                     | Q(level="village", code__regex=r"^\d{12}$")
                     | Q(level="group", code__regex=r"^\d{14}$")

@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path, help="输出目录")
         parser.add_argument("--zip", action="store_true", help="同时生成 .zip 压缩包（UTF-8 文件名）")
         parser.add_argument("--overwrite", action="store_true", help="输出目录中已有同名成果包时替换它")
+        parser.add_argument(
+            "--keep-multipart",
+            action="store_true",
+            help="多部件地块（导入时已标记的质量问题）按原样导出为一条多环记录，而不是拒绝导出",
+        )
         parser.add_argument("--org", default="", help="元数据：负责单位名称（rpOrgName）")
         parser.add_argument("--contact", default="", help="元数据：联系人（rpCnt）")
         parser.add_argument("--phone", default="", help="元数据：联系电话（voiceNum）")
@@ -58,6 +63,7 @@ class Command(BaseCommand):
                 overwrite=options["overwrite"],
                 metadata=info,
                 progress=progress,
+                keep_multipart=options["keep_multipart"],
             )
         except ExportError as exc:
             raise CommandError(str(exc)) from exc
@@ -70,6 +76,9 @@ class Command(BaseCommand):
         if result.generated_jzdx:
             self.stdout.write("界址点、界址线由地块生成（库中未登记界址点）。")
         self.stdout.write(f"权属数据：{tables or '无'}")
+        if result.multipart:
+            listed = ", ".join(result.multipart[:20])
+            self.stdout.write(self.style.WARNING(f"{len(result.multipart)} 个多部件地块按原样导出：{listed}"))
         self.stdout.write(self.style.SUCCESS(f"已导出 {result.root}（{elapsed:.1f} 秒，EPSG:{result.srid}）"))
         if result.zip_path is not None:
             self.stdout.write(self.style.SUCCESS(f"压缩包 {result.zip_path}"))
