@@ -25,4 +25,5 @@ urlpatterns = [
         name="raster",
     ),
     path("<slug:layer>/<int:z>/<int:x>/<int:y>.pbf", views_tiles.vector_tile, name="vector"),
+    path("<slug:layer>.json", views_tiles.tilejson_view, name="tilejson"),
 ]

@@ -4,6 +4,7 @@ its invalidation, ETags, and the GiST index."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Callable
@@ -14,21 +15,40 @@ from typing import Any
 import mapbox_vector_tile
 import pytest
 from django.contrib.auth.models import User
-from django.contrib.gis.geos import LineString, MultiLineString, MultiPolygon, Point
-from django.db import connection
+from django.contrib.gis.geos import LineString, MultiLineString, MultiPolygon, Point, Polygon
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from layers import tiles
 from layers.models import BasicFarmlandZone, LineFeature
 from parcels import services
 from parcels.models import BoundaryLine, BoundaryPoint, Parcel, Region
-from tests.conftest import COUNTY, GROUP, OTHER_GROUP, VILLAGE, square
+from tests.conftest import (
+    COUNTY,
+    GROUP,
+    OTHER_GROUP,
+    VILLAGE,
+    contractor_fields,
+    head_member,
+    square,
+)
 
 pytestmark = pytest.mark.django_db
 
 LON0, LAT0 = 121.40, 31.60
 PARCEL_PROPERTIES = {"dkbm", "dkmc", "dklb", "tdlylx", "sfjbnt", "status", "scmj", "scmjm"}
 WITNESS = "赵指界"
+CONTRACTOR = "孙承包"
+CONTRACTOR_ID = "310151197002023456"
+PHONE = "13812345678"
+PARCEL_FIELDS: dict[str, Any] = {
+    "name": "试验田",
+    "category": "10",
+    "fertility": "03",
+    "land_use": "1",
+    "basic_farmland": "1",
+    "land_use_type": "011",
+}
 NEIGHBOUR = "钱四海"
 
 
@@ -158,32 +178,163 @@ def test_tile_geometry_lands_where_the_parcel_is(client: Client, parcels: dict[s
     assert xs[0] == pytest.approx(west, abs=tolerance) or xs[-1] == pytest.approx(east, abs=tolerance)
 
 
+def rotations_match(a: list[Any], b: list[Any], tolerance: int = 0) -> bool:
+    """Two closed rings are the same ring, whatever vertex each starts at (same direction)."""
+    a, b = [tuple(p) for p in a[:-1]], [tuple(p) for p in b[:-1]]
+    if len(a) != len(b):
+        return False
+    return any(
+        all(
+            abs(p[0] - q[0]) <= tolerance and abs(p[1] - q[1]) <= tolerance
+            for p, q in zip(a, b[k:] + b[:k], strict=True)
+        )
+        for k in range(len(b))
+    )
+
+
+def decoded_features(z: int, x: int, y: int) -> dict[str, dict[str, Any]]:
+    sql, params = tiles.mvt_sql(tiles.layers()["parcels"], z, x, y)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        data = bytes(cursor.fetchone()[0])
+    layer = mapbox_vector_tile.decode(data).get("parcels", {"features": []})
+    return {f["properties"]["dkbm"]: f for f in layer["features"]}
+
+
+def polygons(feature: dict[str, Any]) -> list[list[Any]]:
+    geometry = feature["geometry"]
+    return [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+
+
+ST_ASMVTGEOM = f"ST_AsMVTGeom(t.geom, env.box, {tiles.EXTENT}, {tiles.BUFFER}, true)"
+
+
 @pytest.mark.parametrize("z", [12, 14])
 def test_lon_lat_mapping_agrees_with_web_mercator_within_a_grid_unit(
     parcels: dict[str, Parcel], monkeypatch: pytest.MonkeyPatch, z: int
 ) -> None:
-    layer = tiles.layers()["parcels"]
     x, y = tile_of(*centre(parcels["east2"]), z)
 
-    def decoded() -> dict[str, list[tuple[int, int]]]:
-        sql, params = tiles.mvt_sql(layer, z, x, y)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            data = bytes(cursor.fetchone()[0])
-        return {
-            f["properties"]["dkbm"]: f["geometry"]["coordinates"][0]
-            for f in mapbox_vector_tile.decode(data)["parcels"]["features"]
-        }
-
-    linear = decoded()
+    linear = decoded_features(z, x, y)
     monkeypatch.setattr(tiles, "LINEAR_MIN_ZOOM", 99)
-    exact = decoded()
+    exact = decoded_features(z, x, y)
 
     assert linear.keys() == exact.keys() and linear
-    for code, ring in exact.items():
-        assert len(ring) == len(linear[code])
-        for (ex, ey), (lx, ly) in zip(ring, linear[code], strict=True):
-            assert abs(ex - lx) <= 1 and abs(ey - ly) <= 1, (code, z)
+    for code, feature in exact.items():
+        (ring,) = polygons(feature)[0]
+        (linear_ring,) = polygons(linear[code])[0]
+        assert rotations_match(ring, linear_ring, tolerance=1), (code, z, ring, linear_ring)
+
+
+@pytest.mark.parametrize("z", [14, 16, 18])
+def test_the_short_path_draws_what_st_asmvtgeom_draws(
+    parcels: dict[str, Parcel], monkeypatch: pytest.MonkeyPatch, z: int
+) -> None:
+    """Parcels inside the buffered tile come out of ``tiles.FAST_POLYGON`` exactly as
+    ``ST_AsMVTGeom`` (with Wagyu) makes them: same vertices, same winding."""
+    small = services.parcel_create(actor=None, collective_code=GROUP, geom=square(520, 20, 30), **PARCEL_FIELDS)
+    x, y = tile_of(*centre(small), z)
+
+    short = decoded_features(z, x, y)
+    monkeypatch.setattr(tiles, "FAST_POLYGON", ST_ASMVTGEOM)
+    reference = decoded_features(z, x, y)
+
+    inside = {
+        code
+        for code, feature in short.items()
+        if all(-64 <= px <= 4160 and -64 <= py <= 4160 for p in polygons(feature) for px, py in p[0])
+    }
+    assert small.code in inside and (z != 14 or len(inside) == 5)
+    for code in inside:
+        assert short[code]["properties"] == reference[code]["properties"]
+        assert short[code]["id"] == reference[code]["id"]
+        mine, theirs = polygons(short[code]), polygons(reference[code])
+        assert len(mine) == len(theirs)
+        for a, b in zip(mine, theirs, strict=True):
+            assert len(a) == len(b) and all(rotations_match(ra, rb) for ra, rb in zip(a, b, strict=True)), code
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    west, north = lonlat_of(z, x, y, 0, 4096)
+    east, south = lonlat_of(z, x, y, 4096, 0)
+    return west, south, east, north
+
+
+def box(west: float, south: float, east: float, north: float) -> Polygon:
+    return Polygon(((west, south), (west, north), (east, north), (east, south), (west, south)), srid=4490)
+
+
+def test_parcels_near_the_edge_go_in_whole_and_far_reaching_ones_are_clipped(county: dict[str, str]) -> None:
+    z = 18
+    x, y = tile_of(LON0 + 0.01, LAT0 + 0.01, z)
+    west, south, east, north = tile_bounds(z, x, y)
+    width, height = east - west, north - south
+    # Across the east edge, 30 % of a tile wide: within half a tile of it.
+    near = services.parcel_create(
+        actor=None,
+        collective_code=GROUP,
+        geom=box(east - 0.15 * width, south + 0.4 * height, east + 0.15 * width, south + 0.6 * height),
+        **PARCEL_FIELDS,
+    )
+    # From the middle of the tile to three tiles east of it: clipped to the tile and its buffer.
+    far = services.parcel_create(
+        actor=None,
+        collective_code=GROUP,
+        geom=box(west + 0.5 * width, south + 0.1 * height, east + 3 * width, south + 0.3 * height),
+        **PARCEL_FIELDS,
+    )
+
+    features = decoded_features(z, x, y)
+
+    near_x = [px for px, _ in polygons(features[near.code])[0][0]]
+    far_x = [px for px, _ in polygons(features[far.code])[0][0]]
+    assert max(near_x) == pytest.approx(4096 * 1.15, abs=2)  # unclipped
+    assert min(near_x) == pytest.approx(4096 * 0.85, abs=2)
+    assert max(far_x) == 4096 + 64  # clipped at the buffer
+    assert min(far_x) == pytest.approx(2048, abs=2)
+
+
+def test_polygons_thinner_than_the_grid_are_left_to_st_asmvtgeom(
+    county: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A strip 0.3 grid units high (15 cm at z14) between two grid lines: rounding alone
+    would flatten it to nothing; the guard of ``FAST_POLYGON`` sends it through
+    ``ST_AsMVTGeom``, like every polygon under two grid units wide on average."""
+    z = 14
+    x, y = tile_of(LON0 + 0.003, LAT0 + 0.003, z)
+    west, south, east, north = tile_bounds(z, x, y)
+    unit_x, unit_y = (east - west) / 4096, (north - south) / 4096
+    strip = services.parcel_create(
+        actor=None,
+        collective_code=GROUP,
+        geom=box(west + 1000 * unit_x, north - 2000.4 * unit_y, west + 1120 * unit_x, north - 2000.1 * unit_y),
+        **PARCEL_FIELDS,
+    )
+    wide = services.parcel_create(
+        actor=None,
+        collective_code=GROUP,
+        geom=box(west + 1000 * unit_x, north - 1900 * unit_y, west + 1120 * unit_x, north - 1800 * unit_y),
+        **PARCEL_FIELDS,
+    )
+
+    guarded = decoded_features(z, x, y)
+    monkeypatch.setattr(tiles, "FAST_POLYGON", ST_ASMVTGEOM)
+    reference = decoded_features(z, x, y)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{tiles.ENVELOPE_SQL} SELECT t.dkbm, {tiles.SHORT_PATH_APPLIES}, ST_Area({tiles.SHORT_PATH}) "
+            "FROM dk t, env WHERE t.dkbm IN (%s, %s)",
+            [*tiles._envelope_params(z, x, y), strip.code, wide.code],
+        )
+        short_path = {code: (applies, area) for code, applies, area in cursor.fetchall()}
+
+    # Without the guard the strip would be a ring of no area; the wide parcel takes the short path.
+    assert short_path[strip.code] == (False, 0)
+    assert short_path[wide.code] == (True, 120 * 100)
+    assert wide.code in guarded
+    assert (strip.code in guarded) == (strip.code in reference)
+    if strip.code in reference:
+        assert rotations_match(polygons(guarded[strip.code])[0][0], polygons(reference[strip.code])[0][0])
 
 
 def test_below_the_minimum_zoom_the_tile_is_empty_without_a_query(
@@ -206,13 +357,37 @@ def test_historic_parcels_are_not_drawn(client: Client, parcels: dict[str, Parce
     assert parcels["east2"].code not in {f["properties"]["dkbm"] for f in features}
 
 
-def test_tiles_carry_no_personal_data(client: Client, parcels: dict[str, Parcel]) -> None:
+def test_public_tiles_carry_no_personal_data(client: Client, parcels: dict[str, Parcel]) -> None:
+    """The parcels hold a household contract (contractor's name, ID number, phone) and a
+    witness and neighbour in their DKDZ-ZJRXM fields: no tile the public gets carries any of
+    them, and parcel tiles carry exactly the public properties."""
+    contractor = services.contractor_create(
+        actor=None,
+        collective_code=GROUP,
+        kind="1",
+        members=[head_member(CONTRACTOR, CONTRACTOR_ID)],
+        phone=PHONE,
+        **contractor_fields(CONTRACTOR, CONTRACTOR_ID),
+    )
+    services.contract_create(
+        actor=None,
+        contractor_code=contractor.code,
+        method="110",
+        term_start=dt.date(2019, 1, 1),
+        term_end=dt.date(2048, 12, 31),
+        signed_on=dt.date(2019, 6, 1),
+        parcels=[services.ParcelShare(parcels["east1"].code), services.ParcelShare(parcels["east2"].code)],
+    )
     lon, lat = centre(parcels["east1"])
+    secrets = [CONTRACTOR, CONTRACTOR_ID, PHONE, WITNESS, NEIGHBOUR]
 
     for z in (14, 16, 18):
-        body = client.get(tile_url("parcels", lon, lat, z)).content
-        assert WITNESS.encode() not in body
-        assert NEIGHBOUR.encode() not in body
+        response = client.get(tile_url("parcels", lon, lat, z))
+        features = decode(response)["parcels"]["features"]
+        assert parcels["east1"].code in {f["properties"]["dkbm"] for f in features}
+        assert all(set(f["properties"]) <= PARCEL_PROPERTIES for f in features)
+        for secret in secrets:
+            assert secret.encode() not in response.content, (z, secret)
 
 
 def test_village_user_gets_the_village_only_and_the_public_everything(
@@ -338,6 +513,54 @@ def test_cache_headers_and_etag_revalidation(
     assert client.get(url)["Cache-Control"] == "private, no-cache"
 
 
+def test_layers_alike_for_everyone_never_look_up_the_session(
+    client: Client,
+    parcels: dict[str, Parcel],
+    reference_layers: None,
+    make_user: Callable[..., User],
+    django_assert_num_queries: Any,
+) -> None:
+    client.force_login(make_user("clerk", VILLAGE))
+    lon, lat = centre(parcels["east2"])
+    x, y = tile_of(lon, lat, 14)
+    client.get(f"/tiles/regions/14/{x + 1}/{y}.pbf")  # prepares the statement
+
+    with django_assert_num_queries(1):  # the tile's statement: no session, no user, no profile
+        regions = client.get(f"/tiles/regions/14/{x}/{y}.pbf")
+    with django_assert_num_queries(4):  # session, user, profile, then the tile
+        scoped = client.get(f"/tiles/parcels/14/{x}/{y}.pbf")
+
+    assert decode(regions)["regions"]["features"]
+    assert regions["Cache-Control"] == "public, no-cache" and not regions.has_header("Vary")
+    assert scoped["Cache-Control"] == "private, no-cache" and scoped["Vary"] == "Cookie"
+
+
+def test_tilejson_describes_the_layer_and_names_its_codes(client: Client, settings: Any) -> None:
+    settings.NONGDI_TILE_MIN_ZOOM = {"parcels": 15}
+
+    response = client.get("/tiles/parcels.json")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    doc = response.json()
+    assert doc["tilejson"] == "3.0.0"
+    assert doc["tiles"] == ["http://testserver/tiles/parcels/{z}/{x}/{y}.pbf"]
+    assert (doc["minzoom"], doc["maxzoom"]) == (15, 18)
+    (layer,) = doc["vector_layers"]
+    assert layer["id"] == "parcels" and set(layer["fields"]) == PARCEL_PROPERTIES
+    assert doc["codes"]["dklb"]["10"] == "承包地块"
+    assert doc["codes"]["tdlylx"]["011"] == "水田" and doc["codes"]["tdlylx"]["013"] == "旱地"
+    assert doc["codes"]["sfjbnt"] == {"1": "是", "2": "否"}
+    assert client.get("/tiles/regions.json").json()["codes"] == {}
+
+
+def test_tilejson_of_an_unknown_layer_is_404_and_only_get_is_allowed(client: Client) -> None:
+    missing = client.get("/tiles/nosuch.json")
+
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert client.post("/tiles/parcels.json").status_code == 405
+    assert client.post(tile_url("parcels", LON0, LAT0, 16)).status_code == 405
+
+
 def test_an_edit_invalidates_exactly_the_tiles_of_the_parcel(client: Client, parcels: dict[str, Parcel]) -> None:
     here = tile_url("parcels", *centre(parcels["east2"]), 18)
     there = tile_url("parcels", *centre(parcels["west1"]), 18)
@@ -390,13 +613,64 @@ def test_the_tile_query_uses_the_gist_index(parcels: dict[str, Parcel]) -> None:
 def test_a_tile_is_one_statement_for_the_public(
     client: Client, parcels: dict[str, Parcel], django_assert_num_queries: Any
 ) -> None:
-    url = tile_url("parcels", *centre(parcels["east2"]), 16)
+    x, y = tile_of(*centre(parcels["east2"]), 16)
+    client.get(f"/tiles/parcels/16/{x + 1}/{y}.pbf")  # prepares the statements on this connection
+    url = f"/tiles/parcels/16/{x}/{y}.pbf"
+
     with django_assert_num_queries(1) as built:
         client.get(url)  # built and fingerprinted by one statement
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1) as hit:
         client.get(url)  # fingerprint, then the cached bytes
 
+    matches = [re.fullmatch(r"EXECUTE (nongdi_tile_\w+)\(.*\)", q["sql"], re.S) for q in (*built, *hit)]
+    names = [m.group(1) for m in matches if m]
+    assert len(names) == 2, [q["sql"][:80] for q in (*built, *hit)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [names[0]])
+        (statement,) = cursor.fetchone()
+    assert tiles.SERIAL_PLAN in statement and "ST_AsMVT" in statement
+
+
+def test_tile_statements_are_planned_once_and_kept(client: Client, parcels: dict[str, Parcel]) -> None:
+    x, y = tile_of(*centre(parcels["east2"]), 17)
+    for k in range(8):
+        assert client.get(f"/tiles/parcels/17/{x + k}/{y}.pbf").status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE starts_with(name, 'nongdi_tile_') AND statement LIKE '%%ST_AsMVT(r.f%%' "
+            "AND statement LIKE '%%ST_TileEnvelope%%'"
+        )
+        plans = cursor.fetchall()
+    # After five custom plans PostgreSQL keeps the generic one: no more planning per tile.
+    assert any(generic >= 1 for generic, _ in plans), plans
+
+
+def test_tiles_without_prepared_statements(
+    client: Client, parcels: dict[str, Parcel], settings: Any, django_assert_num_queries: Any
+) -> None:
+    settings.TILE_PREPARED_STATEMENTS = False
+    url = tile_url("parcels", *centre(parcels["east2"]), 15)
+
+    with django_assert_num_queries(1) as built:
+        response = client.get(url)
+
+    assert parcels["east2"].code in {f["properties"]["dkbm"] for f in decode(response)["parcels"]["features"]}
     assert tiles.SERIAL_PLAN in built.captured_queries[0]["sql"]
+
+
+def test_statements_dropped_behind_our_back_are_prepared_again(client: Client, parcels: dict[str, Parcel]) -> None:
+    url = tile_url("parcels", *centre(parcels["east2"]), 15)
+    client.get(url)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        client.get(tile_url("parcels", *centre(parcels["west1"]), 15))
+    again = client.get(tile_url("parcels", *centre(parcels["west1"]), 15))
+
+    assert parcels["west1"].code in {f["properties"]["dkbm"] for f in decode(again)["parcels"]["features"]}
 
 
 def test_tile_plans_stay_serial(parcels: dict[str, Parcel]) -> None:
