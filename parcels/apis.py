@@ -535,17 +535,11 @@ def _overlaps_json(overlaps: list[Overlap]) -> dict[str, Any]:
 
 
 def _regenerate_boundaries(codes: list[str]) -> bool:
-    """Boundary points and lines (JZD/JZX) of changed parcels, when the exchange package
-    offers regeneration for a set of parcels; ``False`` when it does not (yet)."""
-    try:
-        from layers.exchange import jzdx
-    except ImportError:
-        return False
-    regenerate = getattr(jzdx, "regenerate_for_parcels", None)
-    if regenerate is None:
-        return False
-    regenerate(codes)
-    return True
+    """Boundary points and lines (JZD/JZX) of changed parcels and their neighbours, in the
+    caller's transaction. ``False`` when the county holds none (its export generates them)."""
+    from layers.exchange import jzdx
+
+    return not jzdx.regenerate_for_parcels(codes).not_held
 
 
 def _written(request: Request, codes: list[str], *, boundaries: bool, status_code: int = 200) -> Response:
@@ -688,7 +682,8 @@ class EditorParcelUpdateApi(APIView):
                 reason=data.validated_data["reason"] or ("边界调整" if geometry is not None else "属性修改"),
                 **attrs,
             )
-            boundaries = _regenerate_boundaries([code]) if geometry is not None else False
+            # Also without a new shape: the lines carry the parcel's 指界人 and holder's name.
+            boundaries = _regenerate_boundaries([code])
         return _written(request, [code], boundaries=boundaries)
 
 

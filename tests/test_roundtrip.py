@@ -486,7 +486,7 @@ def test_regions_known_from_the_code_table_only_survive_the_round_trip(tmp_path:
     assert package_differences(read_package(first.root), read_package(second.root)) == []
 
 
-# --- what does not survive yet (importer and jzdx side) ---------------------------------------------
+# --- the code table and multi-part parcels -----------------------------------------------------------
 
 
 def test_the_code_table_survives_the_round_trip(tmp_path: Path) -> None:
@@ -497,12 +497,6 @@ def test_the_code_table_survives_the_round_trip(tmp_path: Path) -> None:
     assert read_package(first.root).sheets[name] == read_package(built).sheets[name]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jzdx: generate() (layers/exchange/jzdx.py, the jzdx_vertex step) walks ST_GeometryN(geom, 1) "
-    "only, so the second and further parts of a multi-part parcel get no JZD, no JZX and no KJZB points "
-    "when an export generates them (keep_multipart=True and the county holds no JZD)",
-)
 def test_generated_boundary_points_cover_every_part_of_a_multipart_parcel(tmp_path: Path) -> None:
     built = farms(120).write(tmp_path / "p")  # farm 95 is in two parts
     assert PackageImporter(built).run().status == Status.LOADED
