@@ -1157,7 +1157,22 @@ def apply(
     if not outcome.main_contractor:
         main = next((c for c, what in outcome.contractors.items() if what == "new"), "")
         outcome.main_contractor = main
+    _regenerate_boundaries(outcome)
     return outcome
+
+
+def _regenerate_boundaries(outcome: Outcome) -> None:
+    """Boundary points and lines (JZD/JZX) of the parcels the case split, retired or moved, or
+    whose contract changed (the lines name each parcel's holder), where the county holds them."""
+    from layers.exchange import jzdx
+
+    codes = set(outcome.splits) | {c for pieces in outcome.splits.values() for c in pieces}
+    codes |= set(outcome.moved) | set(outcome.retired_parcels)
+    contracts = [code for code, what in outcome.contracts.items() if what in ("new", "changed", "retired")]
+    if contracts:
+        codes |= set(ContractParcel.objects.filter(contract_id__in=contracts).values_list("parcel__code", flat=True))
+    if codes:
+        jzdx.regenerate_for_parcels(sorted(codes))
 
 
 # --- contract fingerprints ---------------------------------------------------------------

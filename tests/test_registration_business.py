@@ -16,6 +16,8 @@ from django.db import transaction
 from gisapp.errors import DomainError
 from parcels import services as register
 from parcels.models import (
+    BoundaryLine,
+    BoundaryPoint,
     Certificate,
     CertificateCancellation,
     CertificateReissue,
@@ -32,7 +34,7 @@ from parcels.models.base import Status
 from registration import services, testing
 from registration.models import Case, CaseState
 from registration.testing import member, vertical_line
-from tests.conftest import GROUP, OTHER_GROUP, TOWN, VILLAGE
+from tests.conftest import COUNTY, GROUP, OTHER_GROUP, TOWN, VILLAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -569,3 +571,27 @@ def test_refusals_name_a_household_by_masked_name_and_code(village: dict[str, An
     run(village, "1072", {"contractor_code": b, "cause": "农户消亡"})
     message = refusal(village, "1021", {"transferor": a, "transferee": b})
     assert f"受让方 王*（{b}）已注销" in message and "王五" not in message
+
+
+def test_a_split_case_keeps_the_held_boundary_points_current(village: dict[str, Any]) -> None:
+    """A county that holds its JZD/JZX: a case that splits a parcel leaves them equal to a
+    fresh generation from the new parcels, and nothing names the retired parcel."""
+    from layers.exchange import jzdx
+    from tests.test_jzdx_regen import assert_same_as_fresh, stored
+
+    jzdx.regenerate_county(COUNTY)
+    target = village["parcels"][1]
+    case = run(
+        village,
+        "1023",
+        {
+            "transferor": village["a"],
+            "transferee": village["b"],
+            "split": {"parcel": target, "line": vertical_line(130).wkt, "give": "smaller"},
+        },
+    )
+    pieces = case.result["splits"][target]
+    assert not BoundaryPoint.objects.filter(parcel_codes__contains=target).exists()
+    assert not BoundaryLine.objects.filter(parcel_codes__contains=target).exists()
+    assert all(BoundaryLine.objects.filter(parcel_codes__contains=piece).exists() for piece in pieces)
+    assert_same_as_fresh(stored())
