@@ -10,7 +10,9 @@ exported once with ``manage.py export_package`` to a package folder, cached unde
   every check (formats, code tables, references, geometry validity, areas, overlaps), the
   load into the register and the commit; the county is emptied before each round;
 * ogr2ogr: ``ogr2ogr -f PostgreSQL PG:… DK….shp -nln dk_ogr -lco GEOMETRY_NAME=geom
-  -t_srs EPSG:4490 -overwrite``: the bare DK layer, nothing checked.
+  -t_srs EPSG:4490 -overwrite``: the bare DK layer, nothing checked (the issue's baseline);
+* bare tools, whole package: every shapefile by ``ogr2ogr`` and every Access table by
+  ``mdb-export | psql \\copy``, one after the other, nothing checked: the same data as ours.
 
 It prints both times (median and minimum), their ratio (target: within 2x), our peak memory
 (the child's ``ru_maxrss``, mdb-export included; target < 1 GB) and our per-step timings from
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -88,6 +91,38 @@ def make_package(parcels: int, source_db: str, year: int) -> Path:
     return sorted(out.glob(f"{COUNTY}*/矢量数据/DK{COUNTY}{year}.shp"))[0].parents[1]
 
 
+def bare_package_script(package: Path, pg: str, db: str) -> str:
+    """A shell script loading the whole package with the bare tools, nothing checked: every
+    shapefile of 矢量数据 by ``ogr2ogr -f PostgreSQL`` (one table each, into EPSG:4490) and every
+    table of the attribute database by ``mdb-export`` piped into ``psql \\copy`` (all-text
+    tables named after the CSV header), one after the other."""
+    lines = ["set -euo pipefail"]
+    for shp in sorted((package / "矢量数据").glob("*.shp")):
+        table = "bare_" + shp.stem.lower()
+        lines.append(
+            f"ogr2ogr -f PostgreSQL {shlex.quote('PG:' + pg)} {shlex.quote(str(shp))} -nln {table} "
+            "-lco GEOMETRY_NAME=geom -t_srs EPSG:4490 -overwrite"
+        )
+    psql_cmd = f"psql -h {shlex.quote(PSQL_HOST)} -p {PSQL_PORT} -U {PSQL_USER} -d {db} -v ON_ERROR_STOP=1 -q"
+    for mdb in sorted((package / "权属数据").glob("*.mdb")):
+        quoted = shlex.quote(str(mdb))
+        lines.append(f"for t in $(mdb-tables -1 {quoted}); do")
+        lines.append(f'  header=$( (mdb-export {quoted} "$t" || true) | head -1)')
+        lines.append("  columns=$(echo \"$header\" | sed 's/,/ text, /g; s/$/ text/')")
+        lines.append(f'  {psql_cmd} -c "DROP TABLE IF EXISTS bare_$t; CREATE TABLE bare_$t ($columns)"')
+        lines.append(
+            f'  mdb-export {quoted} "$t" | {psql_cmd} -c "\\copy bare_$t FROM STDIN (FORMAT csv, HEADER true)"'
+        )
+        lines.append("done")
+    return "\n".join(lines)
+
+
+def drop_bare_tables(db: str) -> None:
+    tables = psql(db, "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE tablename LIKE 'bare\\_%'")
+    if tables:
+        psql(db, f"DROP TABLE {tables}")
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """Run ``cmd`` in a fresh wrapper process; wall seconds and the peak resident memory of
     the command and its children (``ru_maxrss`` of the wrapper's waited children)."""
@@ -136,6 +171,7 @@ def main() -> None:
     pg = f"host={PSQL_HOST} port={PSQL_PORT} dbname={db} user={PSQL_USER}"
     ours: list[dict[str, float]] = []
     ogr: list[dict[str, float]] = []
+    bare: list[dict[str, float]] = []
     report: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "report.json"
@@ -143,24 +179,29 @@ def main() -> None:
         import_cmd += ["--report", str(report_path)] + (["--no-overlaps"] if args.no_overlaps else [])
         ogr_cmd = ["ogr2ogr", "-f", "PostgreSQL", f"PG:{pg}", *map(str, dk), "-nln", "dk_ogr"]
         ogr_cmd += ["-lco", "GEOMETRY_NAME=geom", "-t_srs", "EPSG:4490", "-overwrite"]
+        bare_cmd = ["bash", "-c", bare_package_script(package, pg, db)]
         for round_no in range(args.rounds):
             psql(db, f"TRUNCATE {REGISTER_TABLES} CASCADE")
             psql(db, "DROP TABLE IF EXISTS dk_ogr")
+            drop_bare_tables(db)
             psql(db, "CHECKPOINT")
-            order = ("ours", "ogr") if round_no % 2 == 0 else ("ogr", "ours")
+            order = [("ours", "ogr", "bare"), ("ogr", "bare", "ours"), ("bare", "ours", "ogr")][round_no % 3]
             for which in order:
                 if which == "ours":
                     ours.append(measure(import_cmd, env))
                     report = json.loads(report_path.read_text(encoding="utf-8"))
                     if report.get("status") != "loaded":
                         raise SystemExit(f"the import was not loaded: {json.dumps(report)[:2000]}")
-                else:
+                elif which == "ogr":
                     ogr.append(measure(ogr_cmd, env))
+                else:
+                    bare.append(measure(bare_cmd, env))
             print(
                 f"round {round_no + 1}: ours {ours[-1]['seconds']:.2f} s ({ours[-1]['peak_mb']:.0f} MB), "
-                f"ogr2ogr {ogr[-1]['seconds']:.2f} s",
+                f"ogr2ogr DK {ogr[-1]['seconds']:.2f} s, bare tools whole package {bare[-1]['seconds']:.2f} s",
                 flush=True,
             )
+        drop_bare_tables(db)
     counts = report.get("counts", {})
     ours_s = [m["seconds"] for m in ours]
     ogr_s = [m["seconds"] for m in ogr]
@@ -170,8 +211,15 @@ def main() -> None:
     print(f"quality problems flagged: {report.get('summary', {}).get('quality')}")  # type: ignore[union-attr]
     print(f"ours (full import with validation): median {statistics.median(ours_s):.2f} s, min {min(ours_s):.2f} s")
     print(f"ogr2ogr (DK layer only):            median {statistics.median(ogr_s):.2f} s, min {min(ogr_s):.2f} s")
+    bare_s = [m["seconds"] for m in bare]
+    print(f"bare tools, whole package:          median {statistics.median(bare_s):.2f} s, min {min(bare_s):.2f} s")
     ratio = statistics.median(ours_s) / statistics.median(ogr_s)
     print(f"ratio ours / ogr2ogr: {ratio:.2f} x (median), {min(ours_s) / min(ogr_s):.2f} x (min); target <= 2")
+    bare_ratio = statistics.median(ours_s) / statistics.median(bare_s)
+    print(
+        f"ratio ours / bare tools on the same package: {bare_ratio:.2f} x (median), "
+        f"{min(ours_s) / min(bare_s):.2f} x (min)"
+    )
     print(f"peak memory of the import: {peak:.0f} MB (target < 1024 MB)")
     timings = report.get("timings", {})
     assert isinstance(timings, dict)
@@ -188,7 +236,9 @@ def main() -> None:
                 {
                     "ours": ours,
                     "ogr2ogr": ogr,
+                    "bare_package": bare,
                     "ratio": ratio,
+                    "ratio_bare_package": bare_ratio,
                     "dk_share_s": dk_share,
                     "peak_mb": peak,
                     "counts": counts,
