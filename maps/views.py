@@ -40,10 +40,9 @@ View = Callable[..., HttpResponse]
 
 def home(request: HttpRequest) -> HttpResponse:
     """The home map: anyone may open it. It fits the user's region (the county for the
-    public) and loads the parcels of the visible bbox from the map API."""
+    public) and draws the parcels from the vector tiles (``static/maps/home.js``)."""
     overview = map_overview(user=request.user)
     config_ = {
-        "parcelsUrl": reverse("parcels:map-parcels"),
         "bounds": _leaflet_bounds(overview.bounds),
         "outline": json.loads(overview.outline) if overview.outline else None,
         "scopeLabel": overview.scope_label,
