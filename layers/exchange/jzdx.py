@@ -71,6 +71,23 @@ POINT_PREFIX = "J"
 # bigint: pr × 2^41 + ring × 2^20 + rseq (doubled once more for a segment's direction).
 RING_OF_PATH = "(((d.path)[1] - 1) * 4096 + (d.path)[2])"
 
+# Key points (KJZB), shared by the whole-county generation and the regeneration: from the CTE
+# ``segment`` (pr, rseq, pid, dx, dy, line: the segment leaving each vertex of an outer ring),
+# the turn at each vertex and whether the neighbour changes there.
+_KEY_POINT_SCORES = """turns AS (
+    SELECT pr, rseq, pid, line, dx, dy,
+           coalesce(lag(line) OVER w, last_value(line) OVER wall) AS line_in,
+           coalesce(lag(dx) OVER w, last_value(dx) OVER wall) AS dx_in,
+           coalesce(lag(dy) OVER w, last_value(dy) OVER wall) AS dy_in
+    FROM segment
+    WINDOW w AS (PARTITION BY pr ORDER BY rseq),
+           wall AS (PARTITION BY pr ORDER BY rseq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+), scored AS (
+    SELECT pr, rseq, pid, line IS DISTINCT FROM line_in AS change,
+           abs(degrees(atan2(dx_in * dy - dy_in * dx, dx_in * dx + dy_in * dy))) AS turn
+    FROM turns
+)"""
+
 
 @dataclass(frozen=True)
 class Generated:
@@ -212,19 +229,9 @@ def generate(cursor: CursorWrapper, *, county: str, srid: int) -> Generated:
             JOIN jzdx_point b ON b.id = s.next_pid
             JOIN jzdx_line l ON l.lo = least(s.pid, s.next_pid) AND l.hi = greatest(s.pid, s.next_pid)
             WHERE s.ring = 1 AND s.seq <= s.m AND s.next_pid <> s.pid
-        ), turns AS (
-            SELECT pr, rseq, pid, line, dx, dy,
-                   coalesce(lag(line) OVER w, last_value(line) OVER wall) AS line_in,
-                   coalesce(lag(dx) OVER w, last_value(dx) OVER wall) AS dx_in,
-                   coalesce(lag(dy) OVER w, last_value(dy) OVER wall) AS dy_in
-            FROM segment
-            WINDOW w AS (PARTITION BY pr ORDER BY rseq),
-                   wall AS (PARTITION BY pr ORDER BY rseq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-        ), scored AS (
-            SELECT pr, rseq, pid, line IS DISTINCT FROM line_in AS change,
-                   abs(degrees(atan2(dx_in * dy - dy_in * dx, dx_in * dx + dy_in * dy))) AS turn
-            FROM turns
-        ), ranked AS (
+        ), """
+        + _KEY_POINT_SCORES
+        + """, ranked AS (
             SELECT s.*, row_number() OVER p AS priority, sum(length(%(jp)s || pid) + 1) OVER p AS used
             FROM scored s
             WINDOW p AS (PARTITION BY pr ORDER BY change DESC, turn DESC, rseq)
@@ -821,19 +828,7 @@ WITH parcel AS MATERIALIZED (
           WHERE v.ring = 1 AND v.seq <= v.m AND (v.ix, v.iy) <> (v.nx, v.ny)) v
     LEFT JOIN point pt ON (pt.ix, pt.iy) = (v.ix, v.iy)
     LEFT JOIN line ln ON (ln.x1, ln.y1, ln.x2, ln.y2) = (v.x1, v.y1, v.x2, v.y2)
-), turns AS (
-    SELECT pr, rseq, pid, line, dx, dy,
-           coalesce(lag(line) OVER w, last_value(line) OVER wall) AS line_in,
-           coalesce(lag(dx) OVER w, last_value(dx) OVER wall) AS dx_in,
-           coalesce(lag(dy) OVER w, last_value(dy) OVER wall) AS dy_in
-    FROM segment
-    WINDOW w AS (PARTITION BY pr ORDER BY rseq),
-           wall AS (PARTITION BY pr ORDER BY rseq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-), scored AS (
-    SELECT pr, rseq, pid, line IS DISTINCT FROM line_in AS change,
-           abs(degrees(atan2(dx_in * dy - dy_in * dx, dx_in * dx + dy_in * dy))) AS turn
-    FROM turns
-), ranked AS (
+), {_KEY_POINT_SCORES}, ranked AS (
     SELECT s.*, row_number() OVER p AS priority, sum(length(pid) + 1) OVER p AS used
     FROM scored s
     WINDOW p AS (PARTITION BY pr ORDER BY change DESC, turn DESC, rseq)

@@ -4,23 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('parcels', '0003_lean_indexes'),
+        ("parcels", "0003_lean_indexes"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='region',
-            name='region_code_matches_level',
+            model_name="region",
+            name="region_code_matches_level",
         ),
         migrations.AlterField(
-            model_name='region',
-            name='level',
-            field=models.CharField(choices=[('province', '省级行政区'), ('city', '地级行政区'), ('county', '县级行政区'), ('town', '乡级区域'), ('village', '村级区域'), ('group', '组级区域')], max_length=8, verbose_name='级别'),
+            model_name="region",
+            name="level",
+            field=models.CharField(
+                choices=[
+                    ("province", "省级行政区"),
+                    ("city", "地级行政区"),
+                    ("county", "县级行政区"),
+                    ("town", "乡级区域"),
+                    ("village", "村级区域"),
+                    ("group", "组级区域"),
+                ],
+                max_length=8,
+                verbose_name="级别",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='region',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('code__regex', '^\\d{2}$'), ('level', 'province')), models.Q(('code__regex', '^\\d{4}$'), ('level', 'city')), models.Q(('code__regex', '^\\d{6}$'), ('level', 'county')), models.Q(('code__regex', '^\\d{9}$'), ('level', 'town')), models.Q(('code__regex', '^\\d{12}$'), ('level', 'village')), models.Q(('code__regex', '^\\d{14}$'), ('level', 'group')), _connector='OR'), name='region_code_matches_level'),
+            model_name="region",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("code__regex", "^\\d{2}$"), ("level", "province")),
+                    models.Q(("code__regex", "^\\d{4}$"), ("level", "city")),
+                    models.Q(("code__regex", "^\\d{6}$"), ("level", "county")),
+                    models.Q(("code__regex", "^\\d{9}$"), ("level", "town")),
+                    models.Q(("code__regex", "^\\d{12}$"), ("level", "village")),
+                    models.Q(("code__regex", "^\\d{14}$"), ("level", "group")),
+                    _connector="OR",
+                ),
+                name="region_code_matches_level",
+            ),
         ),
     ]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Route, expect, sync_playwright
 
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
 # thread with a running loop unless told that this is deliberate.
@@ -82,3 +83,20 @@ def artifacts() -> Path:
     """``test-artifacts/`` at the repository root (git-ignored): screenshots for people."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def patient(page: Page) -> Iterator[None]:
+    """Two shared cores under other sessions' load: waits of seconds are normal here."""
+    page.set_default_timeout(30_000)
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+@pytest.fixture
+def media(settings: Any, tmp_path: Path) -> Path:
+    """Uploaded files and the tile cache in the test's own folder."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.TILE_CACHE_DIR = str(tmp_path / "cache")
+    return tmp_path

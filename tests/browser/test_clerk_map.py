@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +30,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-@pytest.fixture(autouse=True)
-def patient(page: Page) -> Iterator[None]:
-    """Two shared cores under other sessions' load: waits of seconds are normal here."""
-    page.set_default_timeout(30_000)
-    expect.set_options(timeout=20_000)
-    yield
-    expect.set_options(timeout=5_000)
-
-
-@pytest.fixture
-def media(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.TILE_CACHE_DIR = str(tmp_path / "cache")
-    return tmp_path
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ and asks to zoom in below the parcels' minimum zoom without requesting parcel ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +38,6 @@ PADDY = (0x9F, 0xD4, 0xE8)  # 011 水田
 PRIVATE_PLOT = (0xF2, 0x9E, 0x4C)  # DKLB 21 自留地
 CONTRACTED = (0xF2, 0xD1, 0x6B)  # DKLB 10 承包地块
 MISSED = "Failed to load resource: the server responded with a status of 404 (Not Found)"
-
-
-@pytest.fixture(autouse=True)
-def patient(page: Page) -> Iterator[None]:
-    """Two shared cores under other sessions' load: waits of seconds are normal here."""
-    page.set_default_timeout(30_000)
-    expect.set_options(timeout=20_000)
-    yield
-    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture(autouse=True)

@@ -33,22 +33,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def patient(page: Page) -> Iterator[None]:
-    """Two shared cores under other sessions' load: waits of seconds are normal here."""
-    page.set_default_timeout(30_000)
-    expect.set_options(timeout=20_000)
-    yield
-    expect.set_options(timeout=5_000)
-
-
-@pytest.fixture
-def media(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.TILE_CACHE_DIR = str(tmp_path / "cache")
-    return tmp_path
-
-
 @pytest.fixture
 def held_at_overlaps(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, threading.Event]]:
     """The background run stops when its overlap stage begins (its progress written), until
