@@ -157,6 +157,12 @@ def _null_geometry(data: PackageData) -> None:
     data.layers["DK"].geoms[3] = None
 
 
+def _no_shapes_at_all(data: PackageData) -> None:
+    # Every record of the layer without a shape: the .shp header's extent is all zeros.
+    layer = data.layers["JBNTBHQ"]
+    layer.geoms = [None] * len(layer.geoms)
+
+
 def _points_as_parcels(data: PackageData) -> None:
     data.layers["DK"].geometry_type = "Point"
     data.layers["DK"].geoms = [shapely.to_wkb(shapely.from_wkb(g).centroid) for g in data.layers["DK"].geoms]
@@ -240,6 +246,7 @@ CASES = [
     Case("not a zip", "zip_invalid", mutate_files=_not_a_zip),
     Case("empty DK layer", "layer_empty", mutate_data=_empty_dk),
     Case("DK parcel without geometry", "geometry_missing", mutate_data=_null_geometry),
+    Case("a layer without any shape", "geometry_missing", mutate_data=_no_shapes_at_all, layer="JBNTBHQ"),
     Case("DK written as points", "geometry_type", mutate_data=_points_as_parcels),
     Case("no DK layer", "layer_missing", mutate_files=_unlink(VECTOR, "DK3101512020.shp"), layer="DK"),
     Case("no attribute database", "file_missing", mutate_files=_unlink(OWNERSHIP, "3101512020.mdb"), message=".mdb"),
