@@ -98,16 +98,42 @@
       });
       var run = el("button", null, "运行质检");
       run.type = "button";
+      // The run goes on in the background; the panel follows its stage until it is done.
+      function follow(id) {
+        N.api("GET", cfg.qc.run.replace("{id}", id)).then(function (answer) {
+          if (!answer.ok) {
+            run.disabled = false;
+            qcState.textContent = N.errorMessage(answer);
+            return;
+          }
+          var summary = answer.data.summary;
+          if (summary.state === "running") {
+            qcState.textContent =
+              "正在质检 " + cfg.qcScope + "：" + (summary.stage || "运行中") + " " +
+              Math.round((Number(summary.progress) || 0) * 100) + "%";
+            setTimeout(function () {
+              follow(id);
+            }, 700);
+            return;
+          }
+          run.disabled = false;
+          if (summary.state === "failed") {
+            qcState.textContent = summary.message || "质检失败";
+            return;
+          }
+          showRun(summary);
+        });
+      }
       run.addEventListener("click", function () {
         qcState.textContent = "正在质检 " + cfg.qcScope + "，请稍候…";
         run.disabled = true;
-        N.api("POST", cfg.qc.runs, { scope: cfg.qcScope }).then(function (result) {
-          run.disabled = false;
+        N.api("POST", cfg.qc.runs, { scope: cfg.qcScope, background: true }).then(function (result) {
           if (!result.ok) {
+            run.disabled = false;
             qcState.textContent = N.errorMessage(result);
             return;
           }
-          showRun(result.data);
+          follow(result.data.id);
         });
       });
       var row = el("div", "button-row");
