@@ -144,7 +144,13 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 def import_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_for(request, pk)
     report = ImportReport.from_dict(job.report) if job.report else None
-    return render(request, "layers/import.html", {"job": job, "report": report})
+    return render(request, "layers/import.html", {"job": job, "report": report, "finished": _finished(job)})
+
+
+def _finished(job: ImportJob) -> bool:
+    """The import commits its job row as loaded before the thread stores the report (and it
+    may still run the inspection after that): a job is finished when its report is there."""
+    return job.state == ImportJob.State.FAILED or (job.done and bool(job.report))
 
 
 @login_required
@@ -159,7 +165,7 @@ def import_status(request: HttpRequest, pk: int) -> JsonResponse:
             "state_label": job.get_state_display(),
             "stage": job.stage,
             "progress": job.progress,
-            "done": job.done,
+            "done": _finished(job),
             "county_code": job.county_code,
             "structural": summary.get("structural"),
             "quality": summary.get("quality"),
