@@ -270,6 +270,10 @@ def test_bbox_filter_uses_the_gist_index(parcels: dict[str, Parcel]) -> None:
         # Four rows are cheaper to scan than to look up; forbid the scan to see the plan, on
         # analysed statistics, and without the ordering (on four rows walking the DKBM index in
         # order can look cheaper than sorting): the filter's own access path is the question.
+        # On four current rows the status index competes with the spatial one and the choice
+        # flips with the statistics; in a county it never narrows a bbox: dropped here (the
+        # test's transaction restores it).
+        cursor.execute("DROP INDEX dk_status")
         cursor.execute("ANALYZE dk")
         cursor.execute("SET LOCAL enable_seqscan = off")
     plan = parcels_overlapping(user=None, bbox=(west, south, east, north)).order_by().explain()
