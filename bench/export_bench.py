@@ -36,25 +36,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gisapp.settings.local")
 os.environ.setdefault("NONGDI_PG_DB", "bench_export")
 
-
-def setup_database(parcels: int) -> None:
-    """Create the benchmark database, migrate it and load the demo county if it is empty."""
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    name, host, port, user = db["NAME"], str(db["HOST"]), str(db["PORT"]), db["USER"]
-    psql = ["psql", "-h", host, "-p", port, "-U", user]
-    exists = subprocess.run(
-        [*psql, "-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'", "postgres"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not exists:
-        subprocess.run([*psql, "-c", f"CREATE DATABASE {name}", "postgres"], check=True)
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], check=True)
-    subprocess.run([*manage, "load_demo", "--parcels", str(parcels), "--no-raster", "--if-empty"], check=True)
+from bench.common import setup_database  # noqa: E402  (after the settings are chosen)
 
 
 def main() -> None:
