@@ -311,7 +311,9 @@ def _archive_generated(
     content_type: str = "application/pdf",
     note: str = "",
 ) -> ArchiveDocument:
-    """A generated document; a new version of the case's document of the same kind and code."""
+    """A generated document; a new version of the case's document of the same kind and code.
+    A contract's or register book's code begins with its contractor's (CBFBM, 18 digits)."""
+    contractor_code = contractor_code or register_code[:18]
     previous = (
         ArchiveDocument.objects.filter(case=case, kind=kind, register_code=register_code, superseded_by__isnull=True)
         .order_by("-version")
@@ -377,7 +379,6 @@ def case_prepare_contracts(*, actor: Actor, number: str, base_url: str = "") -> 
             title=f"承包合同（{'新签' if kind == 'new' else '变更'}）{code}",
             filename=f"CBHT{code[:18]}.pdf",
             register_code=code,
-            contractor_code=code[:18],
             holder_name=holder,
             note="待签字的合同文本",
         )
@@ -631,7 +632,6 @@ def case_file_documents(
                 title=f"承包合同（已登记）{code}",
                 filename=f"CBHT{code[:18]}.pdf",
                 register_code=code,
-                contractor_code=code[:18],
                 holder_name=entry.contractor.name,
                 note="双方签字确认、登簿后的合同文本",
             )
@@ -648,7 +648,6 @@ def case_file_documents(
                 title=f"登记簿 {code}",
                 filename=f"DJB{code}.pdf",
                 register_code=code,
-                contractor_code=code[:18],
                 holder_name=entry.contractor.name,
             )
         )
@@ -662,7 +661,6 @@ def case_file_documents(
                     title=f"地块示意图 {code}",
                     filename=f"DKSYT{code}.pdf",
                     register_code=code,
-                    contractor_code=code[:18],
                     holder_name=entry.contractor.name,
                 )
             )
@@ -686,7 +684,6 @@ def _file_certificates(*, actor: Actor, case: Case) -> list[ArchiveDocument]:
                     title=f"承包经营权证 {code}",
                     filename=f"CBJYQZ{code}.pdf",
                     register_code=code,
-                    contractor_code=code[:18],
                     holder_name=entry.contractor.name,
                 )
             )

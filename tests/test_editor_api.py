@@ -66,8 +66,9 @@ def make_parcel(collective: str, x0: float, name: str, **attrs: Any) -> Parcel:
     return services.parcel_create(actor=None, collective_code=collective, geom=square(x0, 0), **fields)
 
 
-def make_register(parcels: dict[str, Parcel]) -> dict[str, Any]:
-    """A household contract of 张三丰 on east1 and east2, registered and certified."""
+def make_register(parcels: dict[str, Parcel], **contractor: Any) -> dict[str, Any]:
+    """A household contract of 张三丰 on east1 and east2, registered and certified;
+    ``contractor`` adds fields of the household (e.g. ``phone``)."""
     contractor = services.contractor_create(
         actor=None,
         collective_code=GROUP,
@@ -77,6 +78,7 @@ def make_register(parcels: dict[str, Parcel]) -> dict[str, Any]:
             {"name": SPOUSE, "sex": "2", "id_type": "1", "id_number": "310151198203045678", "relation": "10"},
         ],
         **contractor_fields(CONTRACTOR, CONTRACTOR_ID),
+        **contractor,
     )
     contract = services.contract_create(
         actor=None,

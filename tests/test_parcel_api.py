@@ -24,10 +24,9 @@ from tests.conftest import (
     GROUP,
     OTHER_GROUP,
     VILLAGE,
-    contractor_fields,
-    head_member,
     square,
 )
+from tests.test_editor_api import make_register
 
 pytestmark = pytest.mark.django_db
 
@@ -83,32 +82,8 @@ def parcels(county: dict[str, str]) -> dict[str, Parcel]:
 @pytest.fixture
 def register(parcels: dict[str, Parcel]) -> dict[str, Any]:
     """A household contract on 东大田 and 东小田, registered, certified, one parcel transferred."""
-    contractor = services.contractor_create(
-        actor=None,
-        collective_code=GROUP,
-        kind="1",
-        members=[
-            head_member(CONTRACTOR_NAME, CONTRACTOR_ID),
-            {"name": SPOUSE_NAME, "sex": "2", "id_type": "1", "id_number": SPOUSE_ID, "relation": "10"},
-        ],
-        phone=PHONE,
-        **contractor_fields(CONTRACTOR_NAME, CONTRACTOR_ID),
-    )
-    contract = services.contract_create(
-        actor=None,
-        contractor_code=contractor.code,
-        method="110",
-        term_start=dt.date(2019, 1, 1),
-        term_end=dt.date(2048, 12, 31),
-        signed_on=dt.date(2019, 6, 1),
-        parcels=[services.ParcelShare(parcels["east1"].code), services.ParcelShare(parcels["east2"].code)],
-    )
-    book = services.register_book_create(
-        actor=None, contract_code=contract.code, registrar="孙登簿", registered_on=dt.date(2019, 7, 1), serial="000001"
-    )
-    services.certificate_issue(
-        actor=None, register_code=book.code, authority="示范区人民政府", issued_on=dt.date(2019, 8, 1)
-    )
+    held = make_register(parcels, phone=PHONE)
+    contract = held["contract"]
     transfer = services.transfer_contract_create(
         actor=None,
         contract_code=contract.code,
@@ -121,7 +96,7 @@ def register(parcels: dict[str, Parcel]) -> dict[str, Any]:
         price_note="每亩每年800元",
         signed_on=dt.date(2019, 12, 1),
     )
-    return {"contractor": contractor, "contract": contract, "book": book, "transfer": transfer}
+    return {**held, "transfer": transfer}
 
 
 def codes(response: Any) -> list[str]:

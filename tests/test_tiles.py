@@ -23,6 +23,7 @@ from layers import tiles
 from layers.models import BasicFarmlandZone, LineFeature
 from parcels import services
 from parcels.models import BoundaryLine, BoundaryPoint, Parcel, Region
+from tests import test_parcel_api
 from tests.conftest import (
     COUNTY,
     GROUP,
@@ -35,9 +36,12 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.django_db
 
+# The same four parcels as the map API tests (three adjacent squares in 东村一组, one in 西村一组).
+parcels = test_parcel_api.parcels
+
 LON0, LAT0 = 121.40, 31.60
 PARCEL_PROPERTIES = {"dkbm", "dkmc", "dklb", "tdlylx", "sfjbnt", "status", "scmj", "scmjm"}
-WITNESS = "赵指界"
+WITNESS = test_parcel_api.WITNESS  # written on the fixture parcels
 CONTRACTOR = "孙承包"
 CONTRACTOR_ID = "310151197002023456"
 PHONE = "13812345678"
@@ -49,7 +53,7 @@ PARCEL_FIELDS: dict[str, Any] = {
     "basic_farmland": "1",
     "land_use_type": "011",
 }
-NEIGHBOUR = "钱四海"
+NEIGHBOUR = test_parcel_api.NEIGHBOUR
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -83,30 +87,6 @@ def decode(response: Any) -> dict[str, Any]:
 def tile_cache(settings: Any, tmp_path: Path) -> Path:
     settings.TILE_CACHE_DIR = str(tmp_path / "tiles")
     return tmp_path / "tiles"
-
-
-def make_parcel(collective: str, x0: float, name: str, **attrs: Any) -> Parcel:
-    fields: dict[str, Any] = {
-        "name": name,
-        "category": "10",
-        "fertility": "03",
-        "land_use": "1",
-        "basic_farmland": "1",
-        "land_use_type": "011",
-    }
-    fields.update(attrs)
-    return services.parcel_create(actor=None, collective_code=collective, geom=square(x0, 0), **fields)
-
-
-@pytest.fixture
-def parcels(county: dict[str, str]) -> dict[str, Parcel]:
-    """Three adjacent 100 m squares in 东村一组 (x 0-300 m) and one in 西村一组 (x 1000-1100 m)."""
-    return {
-        "east1": make_parcel(GROUP, 0, "东大田", witnesses=WITNESS, east=NEIGHBOUR),
-        "east2": make_parcel(GROUP, 100, "东小田", category="21", land_use_type="013"),
-        "east3": make_parcel(GROUP, 200, "河边地", land_use_type=None),
-        "west1": make_parcel(OTHER_GROUP, 1000, "西大田"),
-    }
 
 
 def centre(parcel: Parcel) -> tuple[float, float]:
