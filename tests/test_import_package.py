@@ -276,3 +276,47 @@ def test_inspect_runs_the_quality_engine_after_the_commit(tmp_path: Path) -> Non
     run = InspectionRun.objects.get()
     assert run.scope == "310151" and run.parcels_checked == 12
     assert any(f"质检记录 #{run.pk}" in n for n in report.notes)
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["in-process", "spawned-process"])
+def test_overlap_sweep_across_split_files_finds_every_pair(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_process: bool
+) -> None:
+    """The sweep over DK-1…DK-3, in batches of 64 (so parcels stay active across batches and
+    files), reports exactly the pairs an all-against-all STR-tree query finds, each under the
+    file holding its parcel; the same in the importer's process and in a spawned one."""
+    import re
+
+    import pyogrio.raw
+
+    from layers.exchange import importer
+
+    monkeypatch.setattr(importer, "CHUNK", 64)
+    data = farms_package(limit=700)
+    data.layers["DK"].split = 3
+    root = data.write(tmp_path)
+    report = PackageImporter(root, overlaps_in_process=in_process).run()
+    assert report.status == Status.LOADED, report.to_json()
+
+    codes, shapes, files = [], [], {}
+    for path in sorted((root / "矢量数据").glob("DK*-?.shp")):
+        _meta, _fids, geometry, fields = pyogrio.raw.read(str(path), columns=["DKBM"], force_2d=True)
+        codes += fields[0].tolist()
+        shapes += geometry.tolist()
+        files.update({code: f"矢量数据/{path.name}" for code in fields[0].tolist()})
+    geoms = shapely.from_wkb(shapes)
+    valid = np.nonzero(shapely.is_valid(geoms))[0]
+    shrunk = shapely.buffer(geoms[valid], -importer.OVERLAP_TOLERANCE_M, join_style="mitre")
+    left, right = shapely.STRtree(shrunk).query(shrunk, predicate="intersects")
+    expected = {tuple(sorted((codes[valid[i]], codes[valid[j]]))) for i, j in zip(left, right, strict=True) if i < j}
+
+    found = set()
+    for problem in report.problems:
+        if problem.rule == "overlap":
+            other = re.match(r"与地块 (\d{19}) 重叠", problem.message)
+            assert other is not None and problem.feature < other.group(1)
+            assert problem.file == files[problem.feature]
+            found.add((problem.feature, other.group(1)))
+    assert len(expected) > 500
+    assert found == expected
+    assert len({files[a] for a, _ in found} | {files[b] for _, b in found}) == 3  # pairs in and across files

@@ -16,11 +16,14 @@ How it runs
    GBK to UTF-8); geometries come from pyogrio as WKB in chunks of ``CHUNK`` features; Access
    tables go from ``mdb-export`` to ``COPY … (FORMAT csv)`` without being parsed in Python.
    Memory stays at a few chunks whatever the size of the county. Text that is not valid in
-   its code page, or that looks like UTF-8 read as GBK, is found here, per feature.
+   its code page (GBK: every row of a chunk at once, against a table of GBK's byte pairs),
+   or that looks like UTF-8 read as GBK, is found here, per feature.
 3. **Check** in SQL over the staged rows: value formats and widths, required values, code
    tables, code formats (``parcels.coding``), unique codes, references between tables,
-   database constraints; geometry validity, parts, area against SCMJ, SCMJM against SCMJ;
-   and overlaps of parcels (shapely, swept west to east so that memory stays flat).
+   database constraints; geometry validity, parts, area against SCMJ, SCMJM against SCMJ.
+   Overlaps of parcels are found meanwhile from the DK shapefiles themselves (shapely,
+   swept west to east so that memory stays flat; ``overlaps.py``), for a large layer in a
+   process of its own, on the second CPU.
 4. **Load** when there is no structural problem (and, with ``strict``, no quality
    problem either): ``INSERT … SELECT`` from the staged rows into the register, geometry
    transformed to the storage SRID by PostGIS, and commit. Otherwise roll back: the
@@ -49,9 +52,11 @@ layer. Areas are compared in the source's own projected plane, as the vendor mea
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
 import enum
+import functools
 import os
 import re
 import struct
@@ -70,6 +75,7 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from layers.exchange import package as pkg
+from layers.exchange.overlaps import OverlapSweep, PartSpec
 from layers.exchange.package import (
     DbfField,
     DbfHeader,
@@ -190,13 +196,14 @@ class LayerPlan:
     parts: list[PartPlan]
     staging: str
     records: int = 0
-    # text check across the layer: values with bytes >= 0x80, and how many were valid UTF-8
-    high_values: int = 0
+    # text check across the layer: whether any value has bytes >= 0x80, and whether every
+    # such value seen so far is also valid UTF-8 (a mislabelled UTF-8 file)
+    has_high: bool = False
+    maybe_utf8: bool = True
     # What the staged WKB holds (read from its header bytes while staging), so that the SQL
     # shape checks run only when there is something to find.
     null_geoms: int = 0
     wkb_types: set[int] = field(default_factory=set)
-    utf8_values: int = 0
     utf8_samples: list[tuple[str, str, str]] = field(default_factory=list)
     complete: bool = True
 
@@ -304,6 +311,48 @@ def _trimmed(block: np.ndarray, offset: int, width: int, *, left: bool) -> tuple
     return start.astype(np.int64) + offset, length
 
 
+@functools.cache
+def _double_byte_pairs(codec: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """For GBK: which two-byte sequences (lead byte >= 0x80, indexed ``lead << 8 | trail``)
+    decode, and which decode to U+FFFD, found by decoding every pair once. GBK has no longer
+    sequences, so a value decodes exactly when each pair at a lead position does."""
+    if codecs.lookup(codec).name != "gbk":
+        return None
+    valid = np.zeros(1 << 16, dtype=bool)
+    replaced = np.zeros(1 << 16, dtype=bool)
+    for lead in range(0x80, 0x100):
+        for trail in range(0x100):
+            try:
+                text = bytes((lead, trail)).decode(codec)
+            except UnicodeDecodeError:
+                continue
+            valid[lead << 8 | trail] = True
+            replaced[lead << 8 | trail] = "\ufffd" in text
+    return valid, replaced
+
+
+def _double_byte_check(values: np.ndarray, valid: np.ndarray, replaced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``values`` (blank-padded bytes) that do not decode, and rows holding U+FFFD:
+    the byte positions are walked left to right for all rows at once."""
+    k = len(values)
+    bad = np.zeros(k, dtype=bool)
+    has_replaced = np.zeros(k, dtype=bool)
+    pending = np.zeros(k, dtype=bool)  # the previous byte was a lead byte
+    previous = np.zeros(k, dtype=np.int32)
+    for j in range(values.shape[1]):
+        byte = values[:, j].astype(np.int32)
+        if pending.any():
+            pair = (previous << 8) | byte
+            bad |= pending & ~valid[pair]
+            has_replaced |= pending & replaced[pair]
+            pending = ~pending & (byte >= 0x80)
+        else:
+            pending = byte >= 0x80
+        previous = byte
+    # A lead byte at the end of the value (the padding blank cannot follow it).
+    return bad | pending, has_replaced
+
+
 # --- the importer -----------------------------------------------------------------------------
 
 
@@ -329,6 +378,7 @@ class PackageImporter:
         check_overlaps: bool = True,
         inspect: bool = False,
         workdir: Path | None = None,
+        overlaps_in_process: bool | None = None,
     ) -> None:
         self.source = Path(source)
         self.strict = strict
@@ -337,6 +387,8 @@ class PackageImporter:
         self.job_id = job_id
         self.progress = progress or (lambda stage, fraction: None)
         self.check_overlaps = check_overlaps
+        # None: a large DK layer's overlap sweep runs in a process of its own (see overlaps.py)
+        self.overlaps_in_process = overlaps_in_process
         self.inspect = inspect
         self.workdir = workdir
         self.report = ImportReport(source=self.source.name, strict=strict)
@@ -924,13 +976,21 @@ class PackageImporter:
         _meta, fids, geometry, _fields = reader.read(
             str(part.parts.shp), columns=[], skip_features=start, max_features=m, return_fids=True, force_2d=True
         )
-        wkb: list[bytes | None] = [None] * m
-        for fid, geom in zip(fids.tolist(), geometry.tolist(), strict=True):
-            index = fid - start
-            if 0 <= index < m:
-                wkb[index] = geom
-        lengths = np.fromiter((len(g) if g is not None else -1 for g in wkb), dtype=np.int64, count=m)
-        blob = np.frombuffer(b"".join(g for g in wkb if g is not None) or b"\0", dtype=np.uint8)
+        wkb: list[bytes | None]
+        if len(fids) == m and m and fids[0] == start and fids[-1] == start + m - 1:
+            wkb = geometry.tolist()  # no deleted records: one geometry per record, in order
+        else:
+            wkb = [None] * m
+            for fid, geom in zip(fids.tolist(), geometry.tolist(), strict=True):
+                index = fid - start
+                if 0 <= index < m:
+                    wkb[index] = geom
+        if None in wkb:
+            lengths = np.fromiter((len(g) if g is not None else -1 for g in wkb), dtype=np.int64, count=m)
+            blob = np.frombuffer(b"".join(g for g in wkb if g is not None) or b"\0", dtype=np.uint8)
+        else:
+            lengths = np.fromiter(map(len, wkb), dtype=np.int64, count=m)  # type: ignore[arg-type]
+            blob = np.frombuffer(b"".join(wkb) or b"\0", dtype=np.uint8)  # type: ignore[arg-type]
         starts = np.zeros(m, dtype=np.int64)
         sizes = np.maximum(lengths, 0)
         np.cumsum(sizes[:-1], out=starts[1:])
@@ -955,34 +1015,42 @@ class PackageImporter:
     ) -> None:
         """Values with bytes >= 0x80 must decode in the file's code page; a value that does
         not is reported with its feature and staged as NULL (so the COPY goes on and the
-        other problems are found too). Decoding the distinct values only keeps this cheap."""
+        other problems are found too). GBK is checked for all rows at once against a table
+        of its valid byte pairs; other code pages decode the distinct values."""
         offset, width = dbf_field.offset, dbf_field.width
         sub = block[:, offset : offset + width]
         high = (sub >= 0x80).any(axis=1)
         if not high.any():
             return
+        plan.has_high = True
         rows = np.nonzero(high)[0]
-        values = np.ascontiguousarray(sub[rows]).view(f"S{width}").ravel()
-        unique, inverse = np.unique(values, return_inverse=True)
         codec = part.encoding.codec
+        values = np.ascontiguousarray(sub[rows])
+        if codec == "utf-8":
+            plan.maybe_utf8 = False  # read as UTF-8 already
+        elif plan.maybe_utf8:
+            self._try_utf8(plan, dbf_field, values, codec)
+        pairs = _double_byte_pairs(codec)
+        if pairs is not None:
+            longest = int(lengths[rows].max())
+            bad_mask, replaced_mask = _double_byte_check(values[:, : max(longest, 1)], *pairs)
+            if not bad_mask.any() and not replaced_mask.any():
+                return
+            suspect = bad_mask | replaced_mask
+            rows, values = rows[suspect], values[suspect]
+        strings = values.view(f"S{width}").ravel()
+        unique, inverse = np.unique(strings, return_inverse=True)
+        inverse = inverse.ravel()
         for index, raw in enumerate(unique.tolist()):
             text = raw.rstrip(b" ")
-            plan.high_values += 1
-            as_utf8: str | None = None
-            if codec != "utf-8":
-                try:
-                    as_utf8 = text.decode("utf-8")
-                    plan.utf8_values += 1
-                except UnicodeDecodeError:
-                    pass
             try:
                 decoded = text.decode(codec)
             except UnicodeDecodeError as exc:
-                bad_rows = rows[inverse.ravel() == index]
+                bad_rows = rows[inverse == index]
                 lengths[bad_rows] = -1
-                if as_utf8 is not None:
-                    why = f"不是有效的 {part.encoding.label} 编码，实为 UTF-8 文字“{as_utf8}”"
-                else:
+                try:
+                    why = f"不是有效的 {part.encoding.label} 编码，实为 UTF-8 文字“{text.decode('utf-8')}”"
+                except UnicodeDecodeError:
                     why = (
                         f"不是有效的 {part.encoding.label} 编码"
                         f"（第 {exc.start + 1} 字节 {text[exc.start : exc.start + 2].hex(' ')}）"
@@ -997,10 +1065,8 @@ class PackageImporter:
                         field=dbf_field.name,
                     )
                 continue
-            if as_utf8 is not None and len(plan.utf8_samples) < 5:
-                plan.utf8_samples.append((dbf_field.name, decoded, as_utf8))
             if "\ufffd" in decoded:
-                first = rows[inverse.ravel() == index][0]
+                first = rows[inverse == index][0]
                 self.report.quality(
                     "encoding",
                     f"字段 {dbf_field.name} 含有替换字符“\ufffd”（文字在此前的转换中已经丢失）：{decoded}",
@@ -1010,11 +1076,27 @@ class PackageImporter:
                     field=dbf_field.name,
                 )
 
+    @staticmethod
+    def _try_utf8(plan: LayerPlan, dbf_field: DbfField, values: np.ndarray, codec: str) -> None:
+        """Whether the layer's text might be UTF-8 read as ``codec``: decided by the first
+        value that is not valid UTF-8 (GBK text practically never is); until then, a few
+        samples are kept for the message."""
+        for raw in np.unique(values.view(f"S{values.shape[1]}").ravel()).tolist():
+            text = raw.rstrip(b" ")
+            try:
+                as_utf8 = text.decode("utf-8")
+            except UnicodeDecodeError:
+                plan.maybe_utf8 = False
+                plan.utf8_samples.clear()
+                return
+            if len(plan.utf8_samples) < 5:
+                plan.utf8_samples.append((dbf_field.name, text.decode(codec, errors="replace"), as_utf8))
+
     def _check_utf8_heuristic(self, plan: LayerPlan) -> None:
         """GBK text is practically never valid UTF-8: when every non-ASCII value of a layer
         read as GBK is valid UTF-8, the file is UTF-8 without a .cpg saying so, and loading
         it as GBK would store mojibake (``东村`` read as ``涓滄潙``)."""
-        if plan.high_values and plan.utf8_values == plan.high_values:
+        if plan.has_high and plan.maybe_utf8:
             encoding = plan.parts[0].encoding
             samples = "；".join(f"{f}：“{gbk}”应为“{utf8}”" for f, gbk, utf8 in plan.utf8_samples[:3])
             cause = "没有 .cpg 文件" if not encoding.declared else f".cpg 声明为“{encoding.declared}”"
@@ -1166,6 +1248,25 @@ class PackageImporter:
 
     def _check_all(self) -> None:
         self.progress("校验", 0.72)
+        sweep = self._start_overlap_sweep()
+        try:
+            self._check_sql()
+            if sweep is not None and not self.report.has_structural:
+                self.progress("检查地块重叠", 0.8)
+                with self._timed("overlaps wait"):
+                    found = sweep.result()
+                self.report.timings["overlaps"] = found.seconds  # beside the SQL checks when in a process
+                if not sweep.in_process:
+                    self.report.helper_peak_mb["overlaps"] = found.peak_mb
+                for file, feature, message in found.findings:
+                    self.report.quality("overlap", message, file=file, layer="DK", feature=feature)
+                if found.findings:
+                    self.report.note(f"地块重叠检查：{len(found.findings)} 对地块重叠（容差 {OVERLAP_TOLERANCE_M} m）")
+        finally:
+            if sweep is not None:
+                sweep.close()  # still running when the checks failed or found the package unusable
+
+    def _check_sql(self) -> None:
         with connection.cursor() as cursor:
             for target in self.targets.values():
                 if not target.complete:
@@ -1180,10 +1281,6 @@ class PackageImporter:
                 self._check_layers(cursor)
             with self._timed("check between tables"):
                 self._check_tables(cursor)
-        if self.check_overlaps and "DK" in self.targets and not self.report.has_structural:
-            self.progress("检查地块重叠", 0.8)
-            with self._timed("overlaps"):
-                self._check_overlaps()
 
     def _emit(
         self,
@@ -1917,67 +2014,32 @@ class PackageImporter:
 
     # -- overlaps ---------------------------------------------------------------------------------
 
-    def _check_overlaps(self) -> None:
-        """Pairs of parcels whose interiors overlap by more than the topology tolerance:
-        each polygon is shrunk by ``OVERLAP_TOLERANCE_M`` (parcels that only share an edge
-        then stay apart) and the shrunk shapes are tested for intersection with an STR-tree.
-        Parcels are streamed from PostGIS ordered by their western edge and swept west to
-        east: only the batch and the parcels still reaching into it are held in memory.
-        Invalid shapes are left out (reported as invalid)."""
-        import shapely
-
-        dk = self.targets["DK"]
-        assert dk.layer_plan is not None
-        batch_size = CHUNK
-        active_geoms = np.empty(0, dtype=object)
-        active_keys: list[tuple[str, int]] = []
-        active_xmax = np.empty(0)
-        pairs = 0
-        raw = connection.connection
-        assert raw is not None
-        with raw.cursor(name="nongdi_overlap") as stream:
-            stream.itersize = batch_size
-            stream.execute(
-                f"SELECT {dk.label}, s.part, ST_AsBinary(s.geom), ST_XMin(s.geom), ST_XMax(s.geom) "
-                f"FROM {dk.staging} s WHERE {dk.where} AND s.geom IS NOT NULL AND NOT ST_IsEmpty(s.geom) "
-                f"AND ST_IsValid(s.geom) ORDER BY ST_XMin(s.geom)"
+    def _start_overlap_sweep(self) -> OverlapSweep | None:
+        """The overlap check reads the DK shapefiles itself (not the staged rows): for a
+        large layer it runs in a process of its own while the SQL checks keep the database
+        busy (see :mod:`layers.exchange.overlaps`)."""
+        dk = self.layers.get("DK")
+        if not self.check_overlaps or dk is None or not dk.complete or self.report.has_structural:
+            return None
+        specs = []
+        for part in dk.parts:
+            assert part.parts.dbf is not None
+            keys = tuple((k, part.fields[k].offset, part.fields[k].width) for k in LAYER_KEYS["DK"] if k in part.fields)
+            specs.append(
+                PartSpec(
+                    shp=str(part.parts.shp),
+                    dbf=str(part.parts.dbf),
+                    file=part.file,
+                    header_len=part.dbf.header_len,
+                    record_len=part.dbf.record_len,
+                    codec=part.encoding.codec,
+                    keys=keys,
+                    records=part.dbf.records,
+                )
             )
-            while rows := stream.fetchmany(batch_size):
-                keys = [(str(r[0]), int(r[1])) for r in rows]
-                xmin = np.fromiter((r[3] for r in rows), dtype=float, count=len(rows))
-                xmax = np.fromiter((r[4] for r in rows), dtype=float, count=len(rows))
-                shapes = shapely.from_wkb([bytes(r[2]) for r in rows])
-                shrunk = shapely.buffer(shapes, -OVERLAP_TOLERANCE_M, join_style="mitre")
-                keep = active_xmax >= xmin[0] - OVERLAP_TOLERANCE_M
-                active_geoms = active_geoms[keep]
-                active_keys = [k for k, kept in zip(active_keys, keep.tolist(), strict=True) if kept]
-                active_xmax = active_xmax[keep]
-                pool = np.concatenate([active_geoms, shrunk])
-                pool_keys = active_keys + keys
-                offset = len(active_geoms)
-                tree = shapely.STRtree(pool)
-                left, right = tree.query(shrunk, predicate="intersects")
-                left = left + offset
-                mask = left < right  # each pair once; a batch member against earlier ones too
-                mask |= right < offset
-                for i, j in zip(left[mask].tolist(), right[mask].tolist(), strict=True):
-                    if i == j:
-                        continue
-                    a, b = sorted((pool_keys[i], pool_keys[j]))
-                    area = float(shapely.area(shapely.intersection(pool[i], pool[j]))) + 0.0
-                    pairs += 1
-                    self.report.quality(
-                        "overlap",
-                        f"与地块 {b[0]} 重叠（缩进 {OVERLAP_TOLERANCE_M} m 后仍相交，重叠约 {area:.2f} m²）",
-                        file=dk.layer_plan.file_of(a[1]),
-                        layer="DK",
-                        feature=a[0],
-                    )
-                active_geoms = pool
-                active_keys = pool_keys
-                active_xmax = np.concatenate([active_xmax, xmax])
-        if pairs:
-            self.report.note(f"地块重叠检查：{pairs} 对地块重叠（容差 {OVERLAP_TOLERANCE_M} m）")
+        sweep = OverlapSweep(specs, batch=CHUNK, tolerance=OVERLAP_TOLERANCE_M, in_process=self.overlaps_in_process)
+        sweep.start()
+        return sweep
 
     # -- 4. loading -------------------------------------------------------------------------------
 

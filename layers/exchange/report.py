@@ -119,6 +119,9 @@ class ImportReport:
     counts: dict[str, int] = field(default_factory=dict)
     # Seconds per step (inspect, stage DK, checks, overlaps, load, …), for benchmarks.
     timings: dict[str, float] = field(default_factory=dict)
+    # Peak resident memory (MB) of helper processes that ran beside the import (the overlap
+    # sweep of a large DK layer), for benchmarks.
+    helper_peak_mb: dict[str, float] = field(default_factory=dict)
     started_at: str = field(default_factory=lambda: dt.datetime.now().astimezone().isoformat(timespec="seconds"))
     seconds: float = 0.0
     _per_rule: Counter[str] = field(default_factory=Counter, repr=False)
@@ -206,6 +209,7 @@ class ImportReport:
             "seconds": round(self.seconds, 2),
             "counts": self.counts,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "helper_peak_mb": {k: round(v, 1) for k, v in self.helper_peak_mb.items()},
             "summary": {
                 "structural": self.count(STRUCTURAL),
                 "quality": self.count(QUALITY),
@@ -224,6 +228,7 @@ class ImportReport:
         report.seconds = float(data.get("seconds", 0.0))
         report.counts = dict(data.get("counts", {}))
         report.timings = dict(data.get("timings", {}))
+        report.helper_peak_mb = dict(data.get("helper_peak_mb", {}))
         report.notes = list(data.get("notes", []))
         report.problems = [Problem(**p) for p in data.get("problems", [])]
         report.omitted = Counter(data.get("omitted", {}))
