@@ -320,3 +320,35 @@ def test_overlap_sweep_across_split_files_finds_every_pair(
     assert len(expected) > 500
     assert found == expected
     assert len({files[a] for a, _ in found} | {files[b] for _, b in found}) == 3  # pairs in and across files
+
+
+def test_numeric_columns_fall_back_to_mdb_export_when_the_readers_disagree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Numeric columns are read beside mdb-export and matched row by row by their key;
+    rows that do not match (here: read from another county's file) are not merged: the
+    table is exported again as it is, and its values load right."""
+    from django.db import connection
+
+    from layers.exchange import package as pkg
+    from layers.exchange.mdb import iter_table
+
+    root = sample_package().write(tmp_path / "a")
+    other = sample_package(county="310152", county_name="邻区").write(tmp_path / "b")
+    other_mdb = next((other / "权属数据").glob("*.mdb"))
+    original_init = pkg.MdbExports.__init__
+
+    def swapped(self: pkg.MdbExports, path: Path, tables: list[str], **kwargs: object) -> None:
+        if kwargs.get("original") is not None:
+            kwargs["original"] = other_mdb
+        original_init(self, path, tables, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pkg.MdbExports, "__init__", swapped)
+    with caplog.at_level("WARNING", logger="layers.exchange.importer"):
+        report = PackageImporter(root).run()
+    assert report.status == Status.LOADED, report.to_json()
+    assert any("CBHT" in r.getMessage() and "exporting the table as it is" in r.getMessage() for r in caplog.records)
+    expected = {row["CBHTBM"]: row["HTZMJ"] for row in iter_table(next((root / "权属数据").glob("*.mdb")), "CBHT")}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cbhtbm, htzmj FROM cbht")
+        assert dict(cursor.fetchall()) == expected and len(expected) == 6

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 import struct
 import subprocess
@@ -17,7 +18,16 @@ from pathlib import Path
 import pytest
 from access_parser import AccessParser
 
-from layers.exchange.mdb import TEMPLATE, MdbReadError, MdbWriteError, iter_table, read_mdb, write_mdb
+from layers.exchange.mdb import (
+    TEMPLATE,
+    MdbReadError,
+    MdbWriteError,
+    iter_numeric_rows,
+    iter_table,
+    read_mdb,
+    relabel_numerics,
+    write_mdb,
+)
 from layers.exchange.schema import MDB_TABLES, Column
 
 pytestmark = pytest.mark.skipif(shutil.which("mdb-export") is None, reason="mdbtools is not installed")
@@ -213,6 +223,46 @@ def test_small_and_negative_numerics(tmp_path: Path) -> None:
     path = tmp_path / "num.mdb"
     write_mdb(path, {"CBDKXX": [{**base, "YHTMJ": v} for v in values]})
     assert [row["YHTMJ"] for row in iter_table(path, "CBDKXX")] == [Decimal(str(v)) for v in values]
+
+
+def raw_export(path: Path, table: str, columns: list[str]) -> list[tuple[str | None, ...]]:
+    """mdb-export's own text of ``columns``, NULL (an empty unquoted field) as None."""
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(["mdb-export", "-b", "strip", str(path), table], capture_output=True, check=True, env=env)
+    lines = done.stdout.decode("utf-8", errors="replace").splitlines()
+    header = lines[0].split(",")
+    at = [header.index(c) for c in columns]
+    rows = []
+    for line in lines[1:]:
+        fields = line.split(",")  # no commas in these tables' values
+        rows.append(tuple(None if fields[i] == "" else fields[i].strip('"') for i in at))
+    return rows
+
+
+@pytest.mark.parametrize("rows", ["big", "small"])
+def test_numeric_reader_gives_mdb_exports_text_row_for_row(tmp_path: Path, rows: str) -> None:
+    """The importer reads Numeric columns itself (libmdb prints them slowly): the same text,
+    NULLs and row order as mdb-export, over a table past the inline usage map and over small,
+    negative and NULL values; the relabelled copy prints those columns empty."""
+    path = tmp_path / "n.mdb"
+    if rows == "big":
+        write_mdb(path, {"CBDKXX": parcels(20_000)})
+    else:
+        base = {c.name: value(c, 1) for c in MDB_TABLES["CBDKXX"] if c.not_null}
+        values = [Decimal("0"), Decimal("0.01"), Decimal("0.5"), Decimal("-0.05"), -BIGGEST, 7, 2.25, None]
+        write_mdb(path, {"CBDKXX": [{**base, "DKBM": f"{i:019d}", "YHTMJ": v} for i, v in enumerate(values)]})
+    copy = tmp_path / "copy.mdb"
+    shutil.copyfile(path, copy)
+    specs = relabel_numerics(copy, ["CBDKXX", "FBF"])
+    assert set(specs) == {"CBDKXX"}  # FBF holds no Numeric column
+    spec = specs["CBDKXX"]
+    assert spec.key == "DKBM" and spec.names == ("HTMJ", "YHTMJ", "HTMJM", "YHTMJM")
+    ours = list(iter_numeric_rows(path, spec))
+    assert ours == raw_export(path, "CBDKXX", ["DKBM", *spec.names])
+    assert any(v is None for row in ours for v in row)
+    assert rows == "big" or any(v and v.startswith("-") for row in ours for v in row[1:])
+    # Printed empty (quoted when the bytes have the sign bit): the importer overwrites them.
+    assert {v for row in raw_export(copy, "CBDKXX", list(spec.names)) for v in row} <= {None, ""}
 
 
 # --- page bookkeeping (what Access relies on, which the readers above do not all check) ---------

@@ -57,6 +57,7 @@ import contextlib
 import datetime as dt
 import enum
 import functools
+import logging
 import os
 import re
 import struct
@@ -90,6 +91,8 @@ from layers.exchange.package import (
 from layers.exchange.report import MAX_PER_RULE, QUALITY, STRUCTURAL, ImportReport, Severity, Status
 from layers.exchange.schema import MDB_TABLES, REGION_LAYERS, SHAPE_LAYERS, TABLE_LOAD_ORDER, TABLE_MODELS, Field
 from parcels.models.base import InCodeTable
+
+logger = logging.getLogger(__name__)
 
 STORAGE_SRID = 4490
 CHUNK = 20_000  # features per read; a DK chunk is ~20 MB of DBF records
@@ -845,8 +848,12 @@ class PackageImporter:
                 if self.tables:
                     # Exports start now and run while the shapefiles are read.
                     assert self.package is not None and self.package.mdb is not None
-                    copy, _dates = stack.enter_context(pkg.mdb_export_copy(self.package.mdb, list(self.tables)))
-                    self._mdb_exports = stack.enter_context(pkg.MdbExports(copy, list(self.tables)))
+                    copy, _dates, numerics = stack.enter_context(
+                        pkg.mdb_export_copy(self.package.mdb, list(self.tables), numerics=True)
+                    )
+                    self._mdb_exports = stack.enter_context(
+                        pkg.MdbExports(copy, list(self.tables), numerics=numerics, original=self.package.mdb)
+                    )
                 for plan in self.layers.values():
                     with self._timed(f"stage {plan.name}"):
                         self._stage_layer(cursor, plan)
@@ -1137,6 +1144,9 @@ class PackageImporter:
             with cursor.copy(f"COPY {plan.staging} ({names}) FROM STDIN (FORMAT csv)") as copy:
                 while data := stream.read(1 << 20):
                     copy.write(data)
+            if not self._merge_numerics(cursor, plan):
+                cursor.execute(f"TRUNCATE {plan.staging} RESTART IDENTITY")
+                self._stage_table_plainly(cursor, plan)
         except PackageError as exc:
             plan.complete = False
             self.report.structural(exc.rule, str(exc), **where)
@@ -1144,6 +1154,64 @@ class PackageImporter:
             self.report.structural("file_unreadable", f"数据表 {plan.name} 无法读取：{str(exc).strip()}", **where)
             raise Rejected from exc
         self._advance(5_000, f"读取 {plan.name}")
+
+    def _merge_numerics(self, cursor: CursorWrapper, plan: TablePlan) -> bool:
+        """Fill the Numeric columns that the export printed empty (see
+        :class:`~layers.exchange.mdb.NumericColumns`) from their own reader, row by row, each
+        row's key column compared. False when the reader failed or the rows disagree."""
+        assert self._mdb_exports is not None
+        try:
+            found = self._mdb_exports.numeric_rows(plan.name)
+        except PackageError as exc:
+            logger.warning("%s: Numeric columns not read (%s); exporting the table as it is", plan.name, exc)
+            return False
+        if found is None:
+            return True
+        spec, stream = found
+        std = {name.upper(): standard.lower() for name, standard in plan.columns}
+        if spec.key.upper() not in std or any(n.upper() not in std for n in spec.names):
+            return False
+        side = f"{plan.staging}_numeric"
+        columns = [std[n.upper()] for n in spec.names]
+        cursor.execute(
+            f"CREATE TEMP TABLE {side} (rec bigint GENERATED ALWAYS AS IDENTITY (MINVALUE 0 START 0), "
+            f"key text, {', '.join(f'{c} text' for c in columns)}) ON COMMIT DROP"
+        )
+        with cursor.copy(f"COPY {side} (key, {', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+            while data := stream.read(1 << 20):
+                copy.write(data)
+        key = std[spec.key.upper()]
+        cursor.execute(
+            f"UPDATE {plan.staging} s SET {', '.join(f'{c} = n.{c}' for c in columns)} FROM {side} n "
+            f"WHERE n.rec = s.rec AND n.key IS NOT DISTINCT FROM s.{key}"
+        )
+        updated = cursor.rowcount
+        cursor.execute(f"SELECT (SELECT count(*) FROM {plan.staging}), (SELECT count(*) FROM {side})")
+        staged, read = cursor.fetchone()
+        cursor.execute(f"DROP TABLE {side}")
+        if updated == staged == read:
+            return True
+        logger.warning(
+            "%s: %s rows exported, %s read for the Numeric columns, %s matched; exporting the table as it is",
+            plan.name,
+            staged,
+            read,
+            updated,
+        )
+        return False
+
+    def _stage_table_plainly(self, cursor: CursorWrapper, plan: TablePlan) -> None:
+        """The table exported with its Numeric columns printed by libmdb (slow, always right)."""
+        assert self.package is not None and self.package.mdb is not None
+        with (
+            pkg.mdb_export_copy(self.package.mdb, [plan.name]) as (copy_path, _dates, _numerics),
+            pkg.MdbExports(copy_path, [plan.name]) as exports,
+        ):
+            _header, stream = exports.open(plan.name)
+            names = ", ".join(std.lower() for _, std in plan.columns)
+            with cursor.copy(f"COPY {plan.staging} ({names}) FROM STDIN (FORMAT csv)") as copy:
+                while data := stream.read(1 << 20):
+                    copy.write(data)
 
     def _stage_regions(self, cursor: CursorWrapper) -> None:
         """Regions of the county from the region layers (with shapes) and the 权属单位代码表

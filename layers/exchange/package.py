@@ -30,6 +30,7 @@ import shutil
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
@@ -37,10 +38,15 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from layers.exchange.report import ImportReport
 from layers.exchange.schema import SHAPE_LAYERS
+
+if TYPE_CHECKING:
+    from layers.exchange.mdb import NumericColumns
+
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where ``python -m layers…`` finds the package
 
 VECTOR_DIR = "矢量数据"
 OWNERSHIP_DIR = "权属数据"
@@ -769,21 +775,29 @@ def mdb_schema(path: Path) -> dict[str, list[MdbColumn]]:
 
 
 @contextlib.contextmanager
-def mdb_export_copy(path: Path, tables: list[str]) -> Iterator[tuple[Path, dict[str, set[str]]]]:
-    """The file ``mdb-export`` should read, and per table the DateTime columns it will print
-    as Access day numbers (days since 1899-12-30).
+def mdb_export_copy(
+    path: Path, tables: list[str], *, numerics: bool = False
+) -> Iterator[tuple[Path, dict[str, set[str]], dict[str, NumericColumns]]]:
+    """The file ``mdb-export`` should read, per table the DateTime columns it will print as
+    Access day numbers (days since 1899-12-30), and with ``numerics`` the tables whose
+    Numeric columns it will print empty, to be read by :class:`MdbExports` instead.
 
     libmdb prints any date after about 2737 as ``1900-01-00``, which would lose CBQXZ =
     9999-01-01 (长久不变); ``layers.exchange.mdb`` reads a scratch copy whose DateTime
     columns are relabelled Double, and so do we. Without that module the file is read as it
     is (and such dates are reported as unreadable)."""
     try:
-        from layers.exchange.mdb import _scratch_copy
+        from layers.exchange.mdb import _scratch_copy, relabel_numerics
     except ImportError:
-        yield path, {}
+        yield path, {}, {}
         return
     with _scratch_copy(path, tables) as (copy, dates):
-        yield copy, {table.upper(): {c.upper() for c in columns} for table, columns in dates.items()}
+        specs = relabel_numerics(copy, tables) if numerics and copy != path else {}
+        yield (
+            copy,
+            {table.upper(): {c.upper() for c in columns} for table, columns in dates.items()},
+            {table.upper(): spec for table, spec in specs.items()},
+        )
 
 
 _MDB_EXPORT_ARGS = ["mdb-export", "-D", "%Y-%m-%d %H:%M:%S", "-T", "%Y-%m-%d %H:%M:%S", "-b", "strip"]
@@ -805,22 +819,35 @@ class MdbExports:
             names, stream = exports.open("CBF")
     """
 
-    def __init__(self, path: Path, tables: list[str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tables: list[str],
+        *,
+        numerics: dict[str, NumericColumns] | None = None,
+        original: Path | None = None,
+    ) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="nongdi-mdb-")
         folder = Path(self._folder.name)
         env = {**os.environ, "LC_ALL": "C.UTF-8"}  # '.' as the decimal point
         self._procs: dict[str, tuple[subprocess.Popen[bytes], Path, Path]] = {}
-        for table in tables:
-            out, err = folder / f"{table}.csv", folder / f"{table}.err"
+        self._open: list[IO[bytes]] = []
+        jobs = [(table, [*_MDB_EXPORT_ARGS, str(path), table]) for table in tables]
+        # The Numeric columns relabelled in ``path``: read from the original by our own reader
+        # (layers.exchange.mdb), in a process of its own like the exports.
+        self.numerics = {t: s for t, s in (numerics or {}).items() if t in tables and original is not None}
+        for table, spec in self.numerics.items():
+            command = [sys.executable, "-m", "layers.exchange.mdb", "numerics", str(original), spec.table, spec.key]
+            jobs.append((f"{table}.numerics", [*command, *spec.names]))
+        for name, args in jobs:
+            out, err = folder / f"{name}.csv", folder / f"{name}.err"
             with open(out, "wb") as stdout, open(err, "wb") as stderr:
                 try:
-                    args = [*_MDB_EXPORT_ARGS, str(path), table]
-                    proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=env)
+                    proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=env, cwd=_PROJECT_ROOT)
                 except FileNotFoundError as exc:
                     self.close()
                     raise PackageError("读取权属数据库需要 mdbtools（mdb-export），系统中没有安装") from exc
-            self._procs[table] = (proc, out, err)
-        self._open: list[IO[bytes]] = []
+            self._procs[name] = (proc, out, err)
 
     def open(self, table: str) -> tuple[list[str], IO[bytes]]:
         """Wait for ``table``'s export; its column names (upper-cased) and the rows after
@@ -835,6 +862,21 @@ class MdbExports:
         header = stream.readline().decode("utf-8", errors="replace")
         names = [n.strip().upper() for n in next(csv.reader(io.StringIO(header)), [])]
         return names, stream
+
+    def numeric_rows(self, table: str) -> tuple[NumericColumns, IO[bytes]] | None:
+        """Wait for the reader of ``table``'s Numeric columns: its columns and its CSV (the
+        key column, then the Numeric columns, a row per row of the export, no header); None
+        when the table's Numeric columns were not relabelled. Raises :class:`PackageError`
+        when the reader failed (the caller then exports the table as it is)."""
+        spec = self.numerics.get(table)
+        if spec is None:
+            return None
+        proc, out, err = self._procs[f"{table}.numerics"]
+        if proc.wait() != 0:
+            raise PackageError(err.read_bytes().decode("utf-8", errors="replace").strip() or "numeric reader failed")
+        stream = open(out, "rb")  # noqa: SIM115 (closed with the exports)
+        self._open.append(stream)
+        return spec, stream
 
     def close(self) -> None:
         for proc, _out, _err in self._procs.values():
