@@ -66,7 +66,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -1140,10 +1140,7 @@ class PackageImporter:
             expected = [name for name, _ in plan.columns]
             if header != expected:
                 raise PackageError(f"导出的列 {header} 与表结构 {expected} 不一致")
-            names = ", ".join(std.lower() for _, std in plan.columns)
-            with cursor.copy(f"COPY {plan.staging} ({names}) FROM STDIN (FORMAT csv)") as copy:
-                while data := stream.read(1 << 20):
-                    copy.write(data)
+            self._copy_csv(cursor, plan, stream)
             if not self._merge_numerics(cursor, plan):
                 cursor.execute(f"TRUNCATE {plan.staging} RESTART IDENTITY")
                 self._stage_table_plainly(cursor, plan)
@@ -1208,10 +1205,14 @@ class PackageImporter:
             pkg.MdbExports(copy_path, [plan.name]) as exports,
         ):
             _header, stream = exports.open(plan.name)
-            names = ", ".join(std.lower() for _, std in plan.columns)
-            with cursor.copy(f"COPY {plan.staging} ({names}) FROM STDIN (FORMAT csv)") as copy:
-                while data := stream.read(1 << 20):
-                    copy.write(data)
+            self._copy_csv(cursor, plan, stream)
+
+    @staticmethod
+    def _copy_csv(cursor: CursorWrapper, plan: TablePlan, stream: IO[bytes]) -> None:
+        names = ", ".join(std.lower() for _, std in plan.columns)
+        with cursor.copy(f"COPY {plan.staging} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            while data := stream.read(1 << 20):
+                copy.write(data)
 
     def _stage_regions(self, cursor: CursorWrapper) -> None:
         """Regions of the county from the region layers (with shapes) and the 权属单位代码表
